@@ -1,0 +1,59 @@
+"""What every metric source hands the collector: declared fields and one reading.
+
+A source declares its numeric fields next to the code that collects them. Gauges are
+stored as read; counters (cumulative since the server started) are turned into
+per-interval deltas by the collector, from which rates and hit rates are computed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+PROBE_TIMEOUT_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    unit: str
+    description: str
+    counter: bool = False
+
+
+@dataclass
+class Reading:
+    """One probe of one source. `values` holds only declared fields; `info` the rest."""
+
+    source: str
+    up: bool
+    error: str | None = None
+    values: dict[str, float | None] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    took_ms: float = 0.0
+
+    @classmethod
+    def down(cls, source: str, error: str, took_ms: float = 0.0) -> Reading:
+        return cls(source=source, up=False, error=error, took_ms=took_ms)
+
+
+class Source(Protocol):
+    """A probe with its own timeout that never raises: failures become a down reading."""
+
+    name: str
+    fields: tuple[Field, ...]
+
+    def probe(self) -> Reading: ...
+
+    def close(self) -> None: ...
+
+
+def elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line of text, named by its type when it says nothing."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
