@@ -1,0 +1,250 @@
+"""Settings from the environment (and an optional `.env` file), validated up front.
+
+Every setting is declared once as data - name, default, help, parser - so the README,
+the error messages and the tests all read the same table. A bad value stops the program
+before it does anything, with one line naming the setting, the value (secrets masked)
+and the expected form.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+SYSTEM_DATABASES = ("admin", "local", "config")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the program cannot use; the message is one line."""
+
+
+class Secret:
+    """A value that shows itself masked when printed, logged or formatted; reveal() gives it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "Secret('****')"
+
+    def __str__(self) -> str:
+        return mask_url(self._value) if "://" in self._value else "****"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def reveal(self) -> str:
+        return self._value
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ****, for logs, pages and errors."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1****@", url)
+
+
+# --- parsers: each takes the raw text and returns a value or raises ValueError ---
+
+
+def _int_range(low: int, high: int, unit: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"\d+", text.strip()) or not low <= int(text) <= high:
+            raise ValueError(f"a whole number of {unit} from {low} to {high}")
+        return int(text)
+
+    return parse
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("true or false")
+
+
+def _clock(text: str) -> time:
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
+    if not match:
+        raise ValueError("HH:MM on a 24-hour clock, e.g. 03:00 or 02:30")
+    return time(int(match[1]), int(match[2]))
+
+
+def _timezone(text: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(text.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("an IANA time zone name, e.g. UTC or Asia/Riyadh") from None
+
+
+def _url_with_scheme(schemes: tuple[str, ...], example: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        parts = urlsplit(text.strip())
+        if parts.scheme not in schemes or not (parts.netloc or parts.path):
+            raise ValueError(f"a URL starting with {' or '.join(s + '://' for s in schemes)}, "
+                             f"e.g. {example}")
+        return text.strip()
+
+    return parse
+
+
+def _mongo_uri(text: str) -> Secret:
+    parse = _url_with_scheme(("mongodb", "mongodb+srv"), "mongodb://user:pass@mongo:27017/")
+    uri = parse(text)
+    if not urlsplit(uri).hostname:
+        raise ValueError("a URL with a host, e.g. mongodb://user:pass@mongo:27017/")
+    return Secret(uri)
+
+
+def _redis_url(text: str) -> Secret:
+    return Secret(_url_with_scheme(("redis", "rediss", "unix"), "redis://redis:6379/0")(text))
+
+
+def _http_urls(text: str) -> list[str]:
+    parse = _url_with_scheme(("http", "https"), "http://api:3001/api/health")
+    urls = [parse(item) for item in text.split(",") if item.strip()]
+    if not urls:
+        raise ValueError("one or more http(s) URLs separated by commas")
+    return urls
+
+
+def _names(text: str) -> list[str]:
+    names = [item.strip() for item in text.split(",") if item.strip()]
+    if not names or any(not re.fullmatch(r"[^/\\. \"$]{1,63}", n) for n in names):
+        raise ValueError("database names separated by commas, e.g. alaweal_db,shop")
+    return names
+
+
+def _path(text: str) -> Path:
+    if not text.strip():
+        raise ValueError("a directory path")
+    return Path(text.strip()).expanduser()
+
+
+def _secret(text: str) -> Secret:
+    if not text:
+        raise ValueError("a non-empty value")
+    return Secret(text)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None
+    help: str
+    parse: Callable[[str], Any]
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("MONGO_URI", None, "MongoDB connection string; unset: MongoDB not watched, no "
+            "backups. Its password never appears in logs, pages or manifests.", _mongo_uri,
+            secret=True),
+    Setting("BACKUP_DATABASES", None, "Comma list of databases to back up and watch; "
+            "default all but admin, local and config.", _names),
+    Setting("REDIS_URL", None, "Redis to watch, e.g. redis://redis:6379/0; unset: cache not "
+            "watched.", _redis_url, secret=True),
+    Setting("API_HEALTH_URL", None, "One or more (comma) HTTP URLs probed each tick; the "
+            "first is the \"api\" service.", _http_urls),
+    Setting("OPS_DATA_DIR", "./data", "Directory holding ops.sqlite3.", _path),
+    Setting("BACKUP_DIR", None, "Where backups are written; default $OPS_DATA_DIR/backups "
+            "(/app/backups in Docker).", _path),
+    Setting("SAMPLE_INTERVAL_SECONDS", "5", "Seconds between samples, 1 to 3600.",
+            _int_range(1, 3600, "seconds")),
+    Setting("METRICS_RETENTION_DAYS", "30", "Days of samples kept.",
+            _int_range(1, 3650, "days")),
+    Setting("ENABLE_AUTO_BACKUP", "true", "Take a backup every day at BACKUP_TIME.", _bool),
+    Setting("BACKUP_TIME", "03:00", "Time of the daily backup, HH:MM on a 24-hour clock, "
+            "in BACKUP_TIMEZONE.", _clock),
+    Setting("BACKUP_TIMEZONE", None, "IANA time zone of BACKUP_TIME; default TZ, else UTC.",
+            _timezone),
+    Setting("BACKUP_RETENTION_DAYS", "7", "Backups older than this are deleted; the newest "
+            "good backup never is.", _int_range(1, 3650, "days")),
+    Setting("BACKUP_GZIP_LEVEL", "6", "gzip level of backups, 1 (fast) to 9 (small).",
+            _int_range(1, 9, "levels")),
+    Setting("OPS_ADMIN_PASSWORD", None, "When set, every page and download needs login.",
+            _secret, secret=True),
+    Setting("OPS_API_TOKEN", None, "When set, JSON endpoints other than health need "
+            "Authorization: Bearer <token>.", _secret, secret=True),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    mongo_uri: Secret | None
+    backup_databases: list[str] | None
+    redis_url: Secret | None
+    api_health_url: list[str] | None
+    ops_data_dir: Path
+    backup_dir: Path
+    sample_interval_seconds: int
+    metrics_retention_days: int
+    enable_auto_backup: bool
+    backup_time: time
+    backup_timezone: ZoneInfo
+    backup_retention_days: int
+    backup_gzip_level: int
+    ops_admin_password: Secret | None
+    ops_api_token: Secret | None
+
+    @property
+    def database_path(self) -> Path:
+        return self.ops_data_dir / "ops.sqlite3"
+
+
+def _shown(setting: Setting, raw: str) -> str:
+    if not setting.secret:
+        return raw
+    return mask_url(raw) if "://" in raw else "****"
+
+
+def _parse(setting: Setting, raw: str | None) -> Any:
+    if raw is None or (raw.strip() == "" and setting.default is None):
+        return None
+    try:
+        return setting.parse(raw)
+    except ValueError as expected:
+        raise SettingsError(f"{setting.name}={_shown(setting, raw)!r} is invalid: expected "
+                            f"{expected}") from None
+
+
+def _merged(environ: Mapping[str, str], env_file: Path | None) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(environ)
+    return values
+
+
+def load_settings(environ: Mapping[str, str] | None = None,
+                  env_file: Path | None = Path(".env")) -> Settings:
+    """Settings from `environ` (default os.environ) over an optional .env file."""
+    values = _merged(os.environ if environ is None else environ, env_file)
+    parsed = {s.name.lower(): _parse(s, values.get(s.name, s.default)) for s in SETTINGS}
+    if parsed["backup_timezone"] is None:
+        parsed["backup_timezone"] = _parse_tz_fallback(values.get("TZ"))
+    if parsed["backup_dir"] is None:
+        parsed["backup_dir"] = parsed["ops_data_dir"] / "backups"
+    return Settings(**parsed)
+
+
+def _parse_tz_fallback(tz: str | None) -> ZoneInfo:
+    """BACKUP_TIMEZONE defaults to TZ; a TZ we cannot read falls back to UTC, not an error."""
+    try:
+        return ZoneInfo(tz.lstrip(":")) if tz else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")

@@ -1,0 +1,168 @@
+"""MongoDB: ping, serverStatus, buildInfo and dbStats of the watched databases.
+
+The whole probe runs under one client-side deadline, so a server that hangs costs at
+most PROBE_TIMEOUT_SECONDS however many commands are left. The URI's password is
+masked in every error text: driver errors may quote hosts and options.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import unquote
+
+import pymongo
+from bson.errors import BSONError
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from ops.sources.base import PROBE_TIMEOUT_SECONDS, Field, Reading, elapsed_ms, one_line
+
+MB = 1024 * 1024
+SYSTEM_DATABASES = frozenset({"admin", "local", "config"})
+# mongod reports mem.resident in MB. A value of 2**20 or more would be a TiB of resident
+# memory; it is bytes instead, as the nx-27017 stand-in reports (e.g. 31764480).
+_RESIDENT_BYTES_FROM = 2**20
+
+OPCOUNTERS = ("insert", "query", "update", "delete", "getmore", "command")
+
+FIELDS: tuple[Field, ...] = (
+    Field("ping_ms", "ms", "round trip of one ping command"),
+    Field("uptime_s", "s", "seconds since the server started"),
+    Field("connections_current", "", "client connections open now"),
+    Field("connections_available", "", "connections the server can still accept"),
+    Field("resident_mb", "MB", "resident memory of the server process"),
+    Field("objects_total", "", "documents in the watched databases"),
+    Field("data_size_mb_total", "MB", "uncompressed data size of the watched databases"),
+    Field("storage_size_mb_total", "MB", "storage allocated to the watched databases"),
+    Field("indexes_total", "", "indexes in the watched databases"),
+    *(
+        Field(f"op_{op}", "", f"{op} operations since the server started", counter=True)
+        for op in OPCOUNTERS
+    ),
+)
+
+
+def _mb(n_bytes: float) -> float:
+    return round(n_bytes / MB, 2)
+
+
+def _number(value: Any) -> float | None:
+    """A numeric server value, or None when absent (the stand-in omits some)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def split_uri(uri: str) -> tuple[str, str | None]:
+    """(host list without credentials, password or None) from a mongodb:// URI."""
+    rest = uri.partition("://")[2]
+    authority = rest.split("/", 1)[0].split("?", 1)[0]
+    userinfo, at, hosts = authority.rpartition("@")
+    password = userinfo.partition(":")[2] if at else ""
+    return hosts, password or None
+
+
+class MongoSource:
+    """One MongoClient for the source's life; the driver reconnects by itself."""
+
+    name = "mongo"
+    fields = FIELDS
+
+    def __init__(self, uri: str, databases: list[str] | None = None) -> None:
+        self._host, password = split_uri(uri)
+        self._secrets = {password, unquote(password)} if password else set()
+        self._databases = list(databases) if databases is not None else None
+        timeout_ms = int(PROBE_TIMEOUT_SECONDS * 1000)
+        self._client: MongoClient[dict[str, Any]] = MongoClient(
+            uri,
+            serverSelectionTimeoutMS=timeout_ms,
+            connectTimeoutMS=timeout_ms,
+            socketTimeoutMS=timeout_ms,
+            appname="ops-dashboard",
+        )
+
+    def probe(self) -> Reading:
+        started = time.perf_counter()
+        try:
+            with pymongo.timeout(PROBE_TIMEOUT_SECONDS):
+                self._client.admin.command("ping")
+                ping_ms = elapsed_ms(started)
+                status = self._client.admin.command("serverStatus")
+                build = self._client.admin.command("buildInfo")
+                stats = {name: self._db_stats(name) for name in self._watched()}
+        except (PyMongoError, BSONError, OSError) as err:
+            return Reading.down(self.name, self._mask(one_line(err)), elapsed_ms(started))
+        values = {"ping_ms": ping_ms} | _status_values(status) | _totals(stats)
+        info = {
+            "version": build.get("version") or status.get("version"),
+            "databases": stats,
+            "host": self._host,
+        }
+        return Reading(self.name, True, values=values, info=info, took_ms=elapsed_ms(started))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _watched(self) -> list[str]:
+        """The configured databases, or every user database as listed right now."""
+        if self._databases is not None:
+            return self._databases
+        names = self._client.list_database_names()
+        return sorted(name for name in names if name not in SYSTEM_DATABASES)
+
+    def _db_stats(self, name: str) -> dict[str, float | None]:
+        stats = self._client[name].command("dbStats")
+        sizes = {key: _number(stats.get(key)) for key in ("dataSize", "storageSize", "indexSize")}
+        return {
+            "objects": _number(stats.get("objects")),
+            "data_size_mb": _mb_or_none(sizes["dataSize"]),
+            "storage_size_mb": _mb_or_none(sizes["storageSize"]),
+            "index_size_mb": _mb_or_none(sizes["indexSize"]),
+            "indexes": _number(stats.get("indexes")),
+            "collections": _number(stats.get("collections")),
+        }
+
+    def _mask(self, text: str) -> str:
+        """Error text without the password, and without the driver's topology dump."""
+        text = text.split(", Timeout: ", 1)[0]
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def _mb_or_none(n_bytes: float | None) -> float | None:
+    return None if n_bytes is None else _mb(n_bytes)
+
+
+def _status_values(status: dict[str, Any]) -> dict[str, float | None]:
+    connections = status.get("connections") or {}
+    opcounters = status.get("opcounters") or {}
+    return {
+        "uptime_s": _number(status.get("uptime")),
+        "connections_current": _number(connections.get("current")),
+        "connections_available": _number(connections.get("available")),
+        "resident_mb": _resident_mb((status.get("mem") or {}).get("resident")),
+        **{f"op_{op}": _number(opcounters.get(op)) for op in OPCOUNTERS},
+    }
+
+
+def _resident_mb(value: Any) -> float | None:
+    resident = _number(value)
+    if resident is None or resident < _RESIDENT_BYTES_FROM:
+        return resident
+    return _mb(resident)
+
+
+def _totals(stats: dict[str, dict[str, float | None]]) -> dict[str, float | None]:
+    """Sums over the watched databases; a figure a server omits counts as 0."""
+
+    def total(key: str) -> float:
+        return round(sum(db[key] or 0 for db in stats.values()), 2)
+
+    return {
+        "objects_total": total("objects"),
+        "data_size_mb_total": total("data_size_mb"),
+        "storage_size_mb_total": total("storage_size_mb"),
+        "indexes_total": total("indexes"),
+    }

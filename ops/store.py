@@ -1,0 +1,259 @@
+"""The SQLite history shared by the collector (the only writer of samples) and the dashboard.
+
+One file, WAL mode so readers never wait for the writer, a busy timeout for the rare
+moment two writers meet (a job request from the dashboard), forward migrations recorded
+in the file. Times are integer milliseconds since the epoch, UTC.
+
+Tables:
+- samples: one row per tick; `ts` (the rowid, so ranges are index scans), `dt_s` (seconds
+  since the previous tick), `<source>_up`, gauges `<source>_<field>`, and counters as
+  per-interval deltas `<source>_<field>_delta` (rates and hit rates come from their sums).
+- events: service up/down transitions and other happenings, with when and why.
+- heartbeat: one row, the collector's last tick.
+- latest: the newest full reading of each source (JSON), for pages and endpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+BUSY_TIMEOUT_MS = 5000
+PRUNE_BATCH_ROWS = 2000
+_COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+migrations = Migrations("ops")
+
+
+@migrations()
+def m001_samples_and_events(db: Database) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS samples (ts INTEGER PRIMARY KEY, dt_s REAL)")
+    db.execute("""CREATE TABLE IF NOT EXISTS events (
+        id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, source TEXT NOT NULL,
+        kind TEXT NOT NULL, message TEXT)""")
+    db.execute("CREATE INDEX IF NOT EXISTS events_ts ON events (ts)")
+
+
+@migrations()
+def m002_heartbeat_and_latest(db: Database) -> None:
+    db.execute("""CREATE TABLE IF NOT EXISTS heartbeat (
+        id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER, hostname TEXT,
+        started_ts INTEGER, last_tick_ts INTEGER, interval_s REAL, version TEXT)""")
+    db.execute("""CREATE TABLE IF NOT EXISTS latest (
+        source TEXT PRIMARY KEY, ts INTEGER NOT NULL, up INTEGER NOT NULL,
+        since_ts INTEGER NOT NULL, error TEXT, reading TEXT NOT NULL)""")
+
+
+@dataclass(frozen=True)
+class Event:
+    ts: int
+    source: str
+    kind: str
+    message: str | None
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    pid: int
+    hostname: str
+    started_ts: int
+    last_tick_ts: int
+    interval_s: float
+    version: str
+
+
+@dataclass(frozen=True)
+class Latest:
+    source: str
+    ts: int
+    up: bool
+    since_ts: int
+    error: str | None
+    reading: dict[str, Any]
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection usable from any thread (Streamlit reruns in new threads)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+                           isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+class Store:
+    """Typed reads and writes over one SQLite file; SQL lives here and nowhere else."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = connect(path)
+        self.db = Database(self.conn)
+        migrations.apply(self.db)
+        self._columns: set[str] = set()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # --- schema ---
+
+    def columns(self) -> set[str]:
+        if not self._columns:
+            self._columns = {row[1] for row in self.conn.execute("PRAGMA table_info(samples)")}
+        return self._columns
+
+    def ensure_columns(self, names: Iterable[str]) -> None:
+        """Add a REAL column for each metric not stored yet (new sources or fields)."""
+        self._columns = set()
+        for name in sorted(set(names) - self.columns()):
+            if not _COLUMN_NAME.fullmatch(name):
+                raise ValueError(f"not a metric column name: {name!r}")
+            self.conn.execute(f"ALTER TABLE samples ADD COLUMN {name} REAL")
+        self._columns = set()
+
+    # --- writes (the collector) ---
+
+    def append_sample(self, ts: int, row: Mapping[str, float | int | None]) -> None:
+        known = self.columns()
+        names = ["ts"] + [name for name in row if name in known and name != "ts"]
+        unknown = set(row) - known - {"ts"}
+        if unknown:
+            raise ValueError(f"sample has columns the store does not know: {sorted(unknown)}")
+        placeholders = ", ".join("?" for _ in names)
+        values = [ts] + [row[name] for name in names[1:]]
+        self.conn.execute(f"INSERT INTO samples ({', '.join(names)}) VALUES ({placeholders})",
+                          values)
+
+    def record_event(self, ts: int, source: str, kind: str, message: str | None = None) -> None:
+        self.conn.execute("INSERT INTO events (ts, source, kind, message) VALUES (?, ?, ?, ?)",
+                          (ts, source, kind, message))
+
+    def set_latest(self, latest: Latest) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO latest (source, ts, up, since_ts, error, reading) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (latest.source, latest.ts, int(latest.up), latest.since_ts, latest.error,
+             json.dumps(latest.reading, default=str)))
+
+    def forget_latest(self, keep: Iterable[str]) -> None:
+        """Drop readings of sources no longer configured, so pages do not show stale ones."""
+        kept = list(keep)
+        marks = ", ".join("?" for _ in kept) or "''"
+        self.conn.execute(f"DELETE FROM latest WHERE source NOT IN ({marks})", kept)
+
+    def beat(self, heartbeat: Heartbeat) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO heartbeat (id, pid, hostname, started_ts, last_tick_ts, "
+            "interval_s, version) VALUES (1, ?, ?, ?, ?, ?, ?)",
+            (heartbeat.pid, heartbeat.hostname, heartbeat.started_ts, heartbeat.last_tick_ts,
+             heartbeat.interval_s, heartbeat.version))
+
+    def prune_samples(self, before_ts: int, batch_rows: int = PRUNE_BATCH_ROWS) -> int:
+        """Delete samples older than `before_ts` in small transactions; readers never wait."""
+        removed = 0
+        while True:
+            cursor = self.conn.execute(
+                "DELETE FROM samples WHERE ts IN "
+                "(SELECT ts FROM samples WHERE ts < ? ORDER BY ts LIMIT ?)",
+                (before_ts, batch_rows))
+            removed += cursor.rowcount
+            if cursor.rowcount < batch_rows:
+                return removed
+
+    # --- reads (pages, endpoints, commands) ---
+
+    def heartbeat(self) -> Heartbeat | None:
+        row = self.conn.execute("SELECT pid, hostname, started_ts, last_tick_ts, interval_s, "
+                                "version FROM heartbeat WHERE id = 1").fetchone()
+        return Heartbeat(*row) if row else None
+
+    def latest(self) -> dict[str, Latest]:
+        rows = self.conn.execute(
+            "SELECT source, ts, up, since_ts, error, reading FROM latest").fetchall()
+        return {r[0]: Latest(r[0], r[1], bool(r[2]), r[3], r[4], json.loads(r[5])) for r in rows}
+
+    def events(self, start_ts: int, end_ts: int, sources: Sequence[str] | None = None,
+               limit: int = 1000) -> list[Event]:
+        sql = "SELECT ts, source, kind, message FROM events WHERE ts >= ? AND ts <= ?"
+        args: list[Any] = [start_ts, end_ts]
+        if sources:
+            sql += f" AND source IN ({', '.join('?' for _ in sources)})"
+            args += list(sources)
+        sql += " ORDER BY ts DESC, id DESC LIMIT ?"
+        rows = self.conn.execute(sql, [*args, limit]).fetchall()
+        return [Event(*row) for row in rows]
+
+    def last_event(self, source: str, kinds: Sequence[str]) -> Event | None:
+        marks = ", ".join("?" for _ in kinds)
+        row = self.conn.execute(
+            f"SELECT ts, source, kind, message FROM events WHERE source = ? AND kind IN ({marks})"
+            " ORDER BY ts DESC, id DESC LIMIT 1", [source, *kinds]).fetchone()
+        return Event(*row) if row else None
+
+    def sample_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM samples").fetchone()[0])
+
+    def time_span(self) -> tuple[int, int] | None:
+        row = self.conn.execute("SELECT min(ts), max(ts) FROM samples").fetchone()
+        return (row[0], row[1]) if row[0] is not None else None
+
+    def series(self, start_ts: int, end_ts: int, gauges: Sequence[str] = (),
+               counters: Sequence[str] = (), max_points: int = 1500) -> list[dict[str, Any]]:
+        """At most `max_points` buckets over [start_ts, end_ts], aggregated in SQL.
+
+        Each gauge `g` gives `g` (average) and `g_max`; each counter `c` (stored as
+        `c_delta`) gives `c_sum` and `c_per_s`, the exact rate over the bucket: summed
+        deltas over the summed seconds that had a delta. Empty buckets are left out, so
+        a chart shows a gap where nothing was sampled.
+
+        Each bucket is one range scan of the rowid (a correlated subquery returning a JSON
+        array): no sort of the whole range, which is what a GROUP BY over a computed
+        bucket would cost.
+        """
+        width = max(1, -(-(end_ts - start_ts + 1) // max(1, max_points)))
+        buckets = -(-(end_ts - start_ts + 1) // width)
+        names, aggregates = self._aggregates(gauges, counters)
+        sql = (
+            "WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i < :last) "
+            f"SELECT i, (SELECT json_array(count(*), {', '.join(aggregates)}) FROM samples "
+            "WHERE ts >= :start + i * :width AND ts < :start + (i + 1) * :width "
+            "AND ts <= :end) FROM b")
+        params = {"start": start_ts, "end": end_ts, "width": width, "last": buckets - 1}
+        rows = []
+        for index, packed in self.conn.execute(sql, params):
+            count, *values = json.loads(packed)
+            if count:
+                rows.append({"ts": start_ts + index * width, "samples": count,
+                             **dict(zip(names, values[:len(names)], strict=True))})
+        return rows
+
+    def _aggregates(self, gauges: Sequence[str],
+                    counters: Sequence[str]) -> tuple[list[str], list[str]]:
+        known = self.columns()
+        names: list[str] = []
+        sql: list[str] = []
+        for gauge in gauges:
+            col = _safe(gauge) if gauge in known else "NULL"
+            names += [gauge, f"{gauge}_max"]
+            sql += [f"avg({col})", f"max({col})"]
+        for counter in counters:
+            delta = f"{_safe(counter)}_delta" if f"{counter}_delta" in known else "NULL"
+            names += [f"{counter}_sum", f"{counter}_per_s"]
+            sql += [f"sum({delta})",
+                    f"sum({delta}) / sum(CASE WHEN {delta} IS NOT NULL THEN dt_s END)"]
+        return names, sql or ["NULL"]
+
+
+def _safe(name: str) -> str:
+    if not _COLUMN_NAME.fullmatch(name):
+        raise ValueError(f"not a metric name: {name!r}")
+    return name
