@@ -129,7 +129,8 @@ class RedisSource:
         if used is None:
             return None
         ceiling = limit or self._host_memory_mb() * MB
-        return round(used / ceiling * 100, 2) if ceiling else None
+        # Four decimals: a small Redis on a big host is a few thousandths of a percent.
+        return round(used / ceiling * 100, 4) if ceiling else None
 
     def _mask(self, text: str) -> str:
         return text.replace(self._password, "***") if self._password else text
