@@ -241,12 +241,12 @@ class Store:
         known = self.columns()
         names: list[str] = []
         sql: list[str] = []
-        for gauge in gauges:
-            col = _safe(gauge) if gauge in known else "NULL"
+        for gauge in map(_safe, gauges):
+            col = gauge if gauge in known else "NULL"
             names += [gauge, f"{gauge}_max"]
             sql += [f"avg({col})", f"max({col})"]
-        for counter in counters:
-            delta = f"{_safe(counter)}_delta" if f"{counter}_delta" in known else "NULL"
+        for counter in map(_safe, counters):
+            delta = f"{counter}_delta" if f"{counter}_delta" in known else "NULL"
             names += [f"{counter}_sum", f"{counter}_per_s"]
             sql += [f"sum({delta})",
                     f"sum({delta}) / sum(CASE WHEN {delta} IS NOT NULL THEN dt_s END)"]

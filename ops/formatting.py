@@ -1,0 +1,50 @@
+"""Numbers as the seed's JSON and the pages show them: `1m 15s`, `28.65`, `90.91%`, `52MB`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def uptime(seconds: float | None) -> str:
+    """`1m 15s`, `3h 0m 5s`, `2d 4h 1m 0s`: leading zero units left out, as in the seed."""
+    if seconds is None:
+        return "unknown"
+    left = int(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        count, left = divmod(left, size)
+        if count or parts:
+            parts.append(f"{count}{unit}")
+    return " ".join([*parts, f"{left}s"])
+
+
+def percent(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}%"
+
+
+def megabytes(value: float | None) -> str:
+    return "n/a" if value is None else f"{round(value)}MB"
+
+
+def size(n_bytes: float | None) -> str:
+    if n_bytes is None:
+        return "n/a"
+    value = float(n_bytes)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"
+
+
+def age(since_ts: int | None, now_ts: int) -> str:
+    """How long ago, in the seed's uptime form: `5m 3s ago`."""
+    if since_ts is None:
+        return "never"
+    return f"{uptime(max(0, now_ts - since_ts) / 1000)} ago"
+
+
+def clock(ts: int | None) -> str:
+    if ts is None:
+        return "never"
+    return datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

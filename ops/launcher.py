@@ -1,0 +1,74 @@
+"""Collector and dashboard as two child processes of one command, for a first run.
+
+Either child ending stops the other, and Ctrl-C or SIGTERM stops both; in production
+each runs on its own (two containers, see docker-compose.yml).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ops.config import Settings
+from ops.sources.configured import SETTING_FOR
+
+log = logging.getLogger("ops.up")
+ROOT = Path(__file__).resolve().parents[1]
+STOP_GRACE_SECONDS = 10
+
+
+def dashboard_command(port: int, address: str) -> list[str]:
+    return [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+            "--server.port", str(port), "--server.address", address,
+            "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+
+
+def collector_command() -> list[str]:
+    return [sys.executable, "-m", "collector"]
+
+
+def hints(settings: Settings) -> list[str]:
+    """What is not watched yet and the setting that turns it on."""
+    configured = {"mongo": settings.mongo_uri, "redis": settings.redis_url,
+                  "api": settings.api_health_url}
+    return [f"{name} is not watched: set {SETTING_FOR[name]}"
+            for name, value in configured.items() if not value]
+
+
+def run_together(settings: Settings, port: int, address: str) -> int:
+    children = [subprocess.Popen(collector_command(), cwd=ROOT),
+                subprocess.Popen(dashboard_command(port, address), cwd=ROOT)]
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("Dashboard: http://%s:%d  (Ctrl-C stops collector and dashboard)",
+             "127.0.0.1" if address in ("0.0.0.0", "") else address, port)
+    for hint in hints(settings):
+        log.info("%s", hint)
+    while not stopping and all(child.poll() is None for child in children):
+        time.sleep(0.2)
+    return _stop_all(children)
+
+
+def _stop_all(children: list[subprocess.Popen[bytes]]) -> int:
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    codes = [child.returncode for child in children]
+    return next((code for code in codes if code not in (0, -signal.SIGTERM)), 0)

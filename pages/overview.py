@@ -1,0 +1,53 @@
+"""Overview: is everything up, and how the host is doing, refreshed every sample interval."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import streamlit as st
+
+from ops import formatting
+from ops.overview import collector_state, host_figures, service_tiles
+from pages.common import now_ms, settings_or_stop, store
+
+settings = settings_or_stop()
+db = store(str(settings.database_path))
+
+st.title("Overview")
+
+STATE_COLOURS = {"UP": "green", "DOWN": "red"}
+
+
+@st.fragment(run_every=timedelta(seconds=settings.sample_interval_seconds))
+def live() -> None:
+    now = now_ms()
+    collector = collector_state(db, settings, now)
+    if not collector.running:
+        st.warning(collector.message, icon=":material/warning:")
+    columns = st.columns(3)
+    for column, tile in zip(columns, service_tiles(db, settings, now), strict=True):
+        with column.container(border=True):
+            colour = STATE_COLOURS.get(tile.state, "gray")
+            st.markdown(f"**{tile.label}** &nbsp; :{colour}-badge[{tile.state}]")
+            st.markdown(tile.figure)
+            if tile.since:
+                st.caption(f"{tile.state} for {tile.since}" + (f" · {tile.detail}"
+                                                                if tile.detail else ""))
+    host = host_figures(db)
+    st.subheader("Host")
+    if not host:
+        st.info("No host sample yet.")
+        return
+    cols = st.columns(5)
+    cols[0].metric("Memory used", formatting.percent(host.get("mem_used_pct")),
+                   help=f"{formatting.megabytes(host.get('mem_free_mb'))} free of "
+                        f"{formatting.megabytes(host.get('mem_total_mb'))}")
+    cols[1].metric("Load 1 / 5 / 15", " / ".join(
+        f"{host.get(k) or 0:.2f}" for k in ("load_1", "load_5", "load_15")))
+    cols[2].metric("CPU", formatting.percent(host.get("cpu_pct"), 1))
+    cols[3].metric("Cores", f"{host.get('cores') or 0:.0f}")
+    cols[4].metric("Data disk used", formatting.percent(host.get("disk_used_pct"), 1))
+    st.caption(collector.message)
+
+
+live()
