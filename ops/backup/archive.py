@@ -301,6 +301,11 @@ class ArchiveReader:
         self._buf = _Buffer(chunks)
         self.prelude = self._read_prelude()
 
+    @property
+    def offset(self) -> int:
+        """Bytes of the uncompressed stream consumed so far."""
+        return self._buf.offset
+
     def _read_prelude(self) -> Prelude:
         magic = self._buf.read(4, "the magic number")
         if magic != MAGIC_BYTES:
