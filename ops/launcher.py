@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from ops.config import Settings
-from ops.sources.configured import SETTING_FOR
+from ops.sources.configured import how_to_watch
 
 log = logging.getLogger("ops.up")
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,8 +35,7 @@ def hints(settings: Settings) -> list[str]:
     """What is not watched yet and the setting that turns it on."""
     configured = {"mongo": settings.mongo_uri, "redis": settings.redis_url,
                   "api": settings.api_health_url}
-    return [f"{name} is not watched: set {SETTING_FOR[name]}"
-            for name, value in configured.items() if not value]
+    return [f"{name} {how_to_watch(name)}" for name, value in configured.items() if not value]
 
 
 def run_together(settings: Settings, port: int, address: str) -> int:

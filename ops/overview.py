@@ -8,7 +8,7 @@ from typing import Any
 
 from ops import formatting
 from ops.config import Settings
-from ops.sources.configured import SETTING_FOR
+from ops.sources.configured import how_to_watch
 from ops.store import Latest, Store
 
 STALE_AFTER_INTERVALS = 3
@@ -83,7 +83,7 @@ def service_tiles(store: Store, settings: Settings, now_ts: int) -> list[Service
         item = latest.get(source)
         if not _configured(settings, source):
             tiles.append(ServiceTile(source, label, "not configured", "",
-                                     f"set {SETTING_FOR[source]}", ""))
+                                     how_to_watch(source), ""))
         elif item is None:
             tiles.append(ServiceTile(source, label, "waiting", "", "no sample yet", ""))
         else:

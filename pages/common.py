@@ -10,20 +10,14 @@ from ops.config import Settings, SettingsError, load_settings
 from ops.store import Store
 
 
-@st.cache_resource
-def settings() -> Settings | SettingsError:
+def settings_or_stop() -> Settings:
+    """Settings read afresh on each run (cheap), or the one-line error on the page."""
     try:
         return load_settings()
     except SettingsError as error:
-        return error
-
-
-def settings_or_stop() -> Settings:
-    loaded = settings()
-    if isinstance(loaded, SettingsError):
-        st.error(f"Settings error: {loaded}")
+        st.error(f"Settings error: {error}")
         st.stop()
-    return loaded
+        raise
 
 
 @st.cache_resource

@@ -40,13 +40,18 @@ def live() -> None:
         return
     cols = st.columns(5)
     cols[0].metric("Memory used", formatting.percent(host.get("mem_used_pct")),
-                   help=f"{formatting.megabytes(host.get('mem_free_mb'))} free of "
-                        f"{formatting.megabytes(host.get('mem_total_mb'))}")
-    cols[1].metric("Load 1 / 5 / 15", " / ".join(
+                   help="share of the host's memory not available to new programs")
+    cols[0].caption(f"{formatting.megabytes(host.get('mem_free_mb'))} free of "
+                    f"{formatting.megabytes(host.get('mem_total_mb'))}")
+    cols[1].metric("Load average", f"{host.get('load_1') or 0:.2f}",
+                   help="processes running or waiting, over 1 minute")
+    cols[1].caption("1 / 5 / 15 min: " + " / ".join(
         f"{host.get(k) or 0:.2f}" for k in ("load_1", "load_5", "load_15")))
     cols[2].metric("CPU", formatting.percent(host.get("cpu_pct"), 1))
-    cols[3].metric("Cores", f"{host.get('cores') or 0:.0f}")
-    cols[4].metric("Data disk used", formatting.percent(host.get("disk_used_pct"), 1))
+    cols[2].caption(f"{host.get('cores') or 0:.0f} cores")
+    cols[3].metric("Data disk used", formatting.percent(host.get("disk_used_pct"), 1))
+    cols[3].caption(f"{formatting.megabytes(host.get('disk_free_mb'))} free")
+    cols[4].metric("Collector memory", formatting.megabytes(host.get("process_rss_mb")))
     st.caption(collector.message)
 
 

@@ -11,6 +11,13 @@ from ops.sources.redis import RedisSource
 
 # Which setting turns each watched service on; pages say this when one is missing.
 SETTING_FOR = {"api": "API_HEALTH_URL", "mongo": "MONGO_URI", "redis": "REDIS_URL"}
+EXAMPLE_FOR = {"api": "http://api:3001/api/health", "mongo": "mongodb://user:pass@mongo:27017/",
+               "redis": "redis://redis:6379/0"}
+
+
+def how_to_watch(source: str) -> str:
+    """The line a page or log shows for a service nobody configured."""
+    return f"not watched: set {SETTING_FOR[source]}, e.g. {SETTING_FOR[source]}={EXAMPLE_FOR[source]}"
 
 
 def http_name(index: int) -> str:

@@ -1,0 +1,157 @@
+"""The collector against real servers: outages recorded, rates sane after restarts,
+a subprocess run for a few ticks then stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+from collector.loop import Collector
+from collector.probing import ProbeRunner
+from ops.config import load_settings
+from ops.sources.configured import build_sources
+from ops.store import Store
+from tests.servers import HealthServer, RedisServer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_collector(env: dict[str, str], interval: int = 1) -> Collector:
+    settings = load_settings(env, env_file=None)
+    return Collector(Store(settings.database_path), build_sources(settings), interval,
+                     settings.metrics_retention_days)
+
+
+def test_redis_outage_is_recorded_and_rates_stay_sane(env: dict[str, str],
+                                                      redis_server: RedisServer) -> None:
+    collector = make_collector({**env, "REDIS_URL": redis_server.url})
+    client = redis.Redis.from_url(redis_server.url)
+    for _ in range(50):
+        client.get("missing")
+    first = collector.run_once()
+    client.set("k", "v")
+    for _ in range(30):
+        client.get("k")
+    second = collector.run_once()
+    assert first and second
+    assert second.row["redis_up"] == 1
+    assert second.row["redis_keyspace_hits_delta"] == 30
+    assert second.row["redis_keyspace_misses_delta"] == 0
+
+    redis_server.stop()
+    down = collector.run_once()
+    assert down and down.row["redis_up"] == 0
+    assert down.row["host_up"] == 1, "one source failing does not stop the others"
+    latest = collector.store.latest()["redis"]
+    assert not latest.up and latest.error
+
+    redis_server.start()  # same port, counters start again from zero
+    back = collector.run_once()
+    after = collector.run_once()
+    assert back and after and back.row["redis_up"] == 1, "picked up again on the next tick"
+    assert back.row["redis_keyspace_hits_delta"] is None, "no delta across the outage"
+    for column in ("redis_keyspace_hits_delta", "redis_commands_delta"):
+        assert after.row[column] is not None and after.row[column] >= 0
+
+    kinds = [(e.kind, e.message is not None) for e in
+             reversed(collector.store.events(0, 2**62, sources=["redis"]))]
+    assert kinds == [("up", False), ("down", True), ("up", False)]
+    series = collector.store.series(0, 2**62, [], ["redis_keyspace_hits"])
+    assert all((r["redis_keyspace_hits_per_s"] or 0) >= 0 for r in series)
+
+
+def test_a_hanging_source_is_down_at_the_deadline_and_others_are_read(
+        env: dict[str, str], health_server: HealthServer) -> None:
+    health_server.delay = 4
+    settings = load_settings({**env, "API_HEALTH_URL": health_server.url}, env_file=None)
+    runner = ProbeRunner(build_sources(settings))
+    readings = {r.source: r for r in runner.probe_all(deadline_s=0.5) or []}
+    assert readings["host"].up
+    assert not readings["api"].up and "timeout" in (readings["api"].error or "")
+    again = {r.source: r for r in runner.probe_all(deadline_s=0.2) or []}
+    assert not again["api"].up, "still hanging: not probed a second time"
+    assert health_server.requests == 1
+    runner.close()
+
+
+def test_unknown_previous_sources_are_forgotten(env: dict[str, str],
+                                                redis_server: RedisServer) -> None:
+    make_collector({**env, "REDIS_URL": redis_server.url}).run_once()
+    collector = make_collector(env)
+    collector.run_once()
+    assert set(collector.store.latest()) == {"host"}
+
+
+def test_collector_process_samples_every_source_and_stops_on_sigterm(
+        env: dict[str, str], redis_server: RedisServer, shared_mongo: object,
+        health_server: HealthServer, tmp_path: Path) -> None:
+    mongo_uri = shared_mongo.uri  # type: ignore[attr-defined]
+    environ = {**os.environ, **env, "SAMPLE_INTERVAL_SECONDS": "1",
+               "REDIS_URL": redis_server.url, "MONGO_URI": mongo_uri,
+               "API_HEALTH_URL": health_server.url, "ENABLE_AUTO_BACKUP": "true"}
+    log = open(tmp_path / "collector.log", "w+")
+    process = subprocess.Popen([sys.executable, "-m", "collector"], cwd=ROOT, env=environ,
+                               stdout=log, stderr=subprocess.STDOUT)
+    store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and store.sample_count() < 4:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=15) == 0
+    log.seek(0)
+    output = log.read()
+    assert "Starting automated backup system..." in output
+    assert "Scheduled daily backups (retention: 7 days)" in output
+
+    count = store.sample_count()
+    assert count >= 4
+    rows = store.conn.execute(
+        "SELECT host_up, redis_up, mongo_up, api_up, host_mem_used_pct, redis_ping_ms, "
+        "mongo_ping_ms, api_latency_ms FROM samples ORDER BY ts").fetchall()
+    assert all(row[:4] == (1, 1, 1, 1) for row in rows)
+    assert all(value is not None for row in rows for value in row[4:])
+    latest = store.latest()
+    assert set(latest) == {"host", "redis", "mongo", "api"}
+    assert latest["api"].reading["info"]["version"] == "1.0.0"
+    beat = store.heartbeat()
+    assert beat is not None and beat.pid == process.pid and beat.interval_s == 1
+
+
+def test_mongo_password_never_reaches_logs_or_store(env: dict[str, str], tmp_path: Path) -> None:
+    from tests.servers import free_port
+
+    uri = f"mongodb://admin:s3cretPW@127.0.0.1:{free_port()}/"
+    environ = {**os.environ, **env, "SAMPLE_INTERVAL_SECONDS": "1", "MONGO_URI": uri}
+    process = subprocess.Popen([sys.executable, "-m", "collector"], cwd=ROOT, env=environ,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and store.sample_count() < 2:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=15)
+    assert "mongo is DOWN" in output
+    dump = "\n".join(store.conn.iterdump())
+    assert "mongo" in dump and "down" in dump
+    assert "s3cretPW" not in output
+    assert "s3cretPW" not in dump
+
+
+def test_once_prints_one_sample_as_json_and_writes_nothing(env: dict[str, str],
+                                                           redis_server: RedisServer) -> None:
+    environ = {**os.environ, **env, "REDIS_URL": redis_server.url}
+    result = subprocess.run([sys.executable, "-m", "collector", "--once"], cwd=ROOT,
+                            env=environ, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    sample = json.loads(result.stdout)
+    assert set(sample["sources"]) == {"host", "redis"}
+    assert sample["sources"]["redis"]["up"] is True
+    assert sample["sources"]["host"]["values"]["mem_total_mb"] > 0
+    assert not (Path(env["OPS_DATA_DIR"]) / "ops.sqlite3").exists()

@@ -1,0 +1,80 @@
+"""The Overview page (AppTest): empty store, live data, a service down, nothing configured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from collector.loop import Collector
+from ops.config import load_settings
+from ops.sources.configured import build_sources
+from ops.store import Heartbeat, Store
+from tests.servers import RedisServer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_page(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> AppTest:
+    for name in ("MONGO_URI", "REDIS_URL", "API_HEALTH_URL", "OPS_ADMIN_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(ROOT)
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
+    return app.run()
+
+
+def texts(app: AppTest) -> str:
+    parts = [m.value for m in app.markdown] + [c.value for c in app.caption]
+    parts += [w.value for w in app.warning] + [i.value for i in app.info]
+    parts += [f"{m.label} {m.value}" for m in app.metric]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_empty_store_says_collector_not_started(monkeypatch: pytest.MonkeyPatch,
+                                                env: dict[str, str]) -> None:
+    app = run_page(monkeypatch, env)
+    assert not app.exception
+    shown = texts(app)
+    assert "collector has not written a sample yet" in shown
+    assert "not watched: set MONGO_URI" in shown
+    assert "not watched: set REDIS_URL" in shown
+    assert "not watched: set API_HEALTH_URL" in shown
+
+
+def test_live_data_and_a_service_that_went_down(monkeypatch: pytest.MonkeyPatch,
+                                               env: dict[str, str],
+                                               redis_server: RedisServer) -> None:
+    env = {**env, "REDIS_URL": redis_server.url}
+    settings = load_settings(env, env_file=None)
+    collector = Collector(Store(settings.database_path), build_sources(settings), 5, 30)
+    collector.run_once()
+    app = run_page(monkeypatch, env)
+    assert not app.exception
+    shown = texts(app)
+    assert "UP" in shown and "hit rate" in shown
+    assert "Memory used" in shown and "collector running" in shown
+
+    redis_server.stop()
+    collector.run_once()
+    shown = texts(run_page(monkeypatch, env))
+    assert "DOWN" in shown
+    assert "Connection refused" in shown or "Error" in shown
+
+
+def test_stale_heartbeat_shows_a_banner(monkeypatch: pytest.MonkeyPatch,
+                                        env: dict[str, str]) -> None:
+    store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
+    store.beat(Heartbeat(1, "h", 0, 1_000_000, 5.0, "0.1.0"))
+    shown = texts(run_page(monkeypatch, env))
+    assert "collector not running since 1970-01-01 00:16:40 UTC" in shown
+
+
+def test_bad_setting_is_shown_on_the_page(monkeypatch: pytest.MonkeyPatch,
+                                          env: dict[str, str]) -> None:
+    app = run_page(monkeypatch, {**env, "BACKUP_TIME": "25:99"})
+    assert [e.value for e in app.error] == [
+        "Settings error: BACKUP_TIME='25:99' is invalid: expected HH:MM on a 24-hour clock, "
+        "e.g. 03:00 or 02:30"]
