@@ -93,6 +93,11 @@ class MongoSource:
                 stats = {name: self._db_stats(name) for name in self._watched()}
         except (PyMongoError, BSONError, OSError) as err:
             return Reading.down(self.name, self._mask(one_line(err)), elapsed_ms(started))
+        except (KeyError, TypeError, ValueError) as err:
+            # A reply of a shape the driver does not expect, e.g. the nx-27017 stand-in
+            # answers SCRAM's saslStart without a payload and the driver hits KeyError.
+            error = f"unexpected reply from the server: {one_line(err)}"
+            return Reading.down(self.name, self._mask(error), elapsed_ms(started))
         values = {"ping_ms": ping_ms} | _status_values(status) | _totals(stats)
         info = {
             "version": build.get("version") or status.get("version"),
