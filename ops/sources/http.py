@@ -30,7 +30,8 @@ def safe_url(url: str) -> str:
     """The URL without user info and with query values masked: fit to show and store."""
     parts = urlsplit(url)
     netloc = parts.netloc.rpartition("@")[2]
-    query = urlencode([(key, "***") for key, _ in parse_qsl(parts.query, keep_blank_values=True)])
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = urlencode([(key, "***") for key, _ in pairs], safe="*")
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
@@ -38,11 +39,14 @@ def _request(url: str) -> urllib.request.Request:
     """A reusable request; user info in the URL becomes a Basic Authorization header."""
     parts = urlsplit(url)
     headers = {"Accept": "application/json", "User-Agent": "ops-dashboard"}
+    plain = parts._replace(netloc=parts.netloc.rpartition("@")[2], fragment="")
+    request = urllib.request.Request(urlunsplit(plain), headers=headers, method="GET")
     if parts.username is not None:
         pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-    plain = parts._replace(netloc=parts.netloc.rpartition("@")[2], fragment="")
-    return urllib.request.Request(urlunsplit(plain), headers=headers, method="GET")
+        # Unredirected: a redirect to another host must not receive the credentials.
+        token = base64.b64encode(pair.encode()).decode()
+        request.add_unredirected_header("Authorization", f"Basic {token}")
+    return request
 
 
 def body_info(body: bytes) -> dict[str, Any]:
