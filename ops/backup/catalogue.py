@@ -1,0 +1,122 @@
+"""What backups exist: the archives on disk, each with what its manifest says.
+
+The directory is the truth: a file copied in by hand is listed (as "no manifest" when it
+came alone), a deleted one disappears, a `.partial` is never listed and a manifest whose
+archive is gone is ignored. Listing never opens an archive, so it stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ops.backup.errors import NotFoundError
+from ops.backup.manifest import (
+    ARCHIVE_SUFFIX,
+    PARTIAL_SUFFIX,
+    PREFIX,
+    Manifest,
+    backup_id,
+    manifest_path,
+    read_manifest,
+    time_of_id,
+)
+
+STATUS_NO_MANIFEST = "no manifest"
+STATUS_BAD_MANIFEST = "unreadable manifest"
+STATUS_SIZE_MISMATCH = "size differs from manifest"
+
+
+@dataclass(frozen=True)
+class BackupEntry:
+    id: str
+    file: Path
+    created: datetime
+    size_bytes: int
+    status: str
+    duration_s: float | None
+    collections: int | None
+    documents: int | None
+    verified: bool
+    verified_at: datetime | None
+    manifest: Manifest | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def list_backups(backup_dir: Path) -> list[BackupEntry]:
+    """Every `mongo-*.archive.gz` in `backup_dir`, newest first."""
+    backup_dir = Path(backup_dir)
+    if not backup_dir.is_dir():
+        return []
+    entries = []
+    for path in backup_dir.glob(f"{PREFIX}*{ARCHIVE_SUFFIX}"):
+        entry = _entry_or_none(path)
+        if entry is not None:
+            entries.append(entry)
+    return sorted(entries, key=lambda e: (e.created, e.id), reverse=True)
+
+
+def _entry_or_none(path: Path) -> BackupEntry | None:
+    try:
+        return entry_for(path)
+    except FileNotFoundError:  # deleted between the listing and the stat
+        return None
+
+
+def entry_for(path: Path) -> BackupEntry:
+    """The catalogue entry of one archive file, wherever it is."""
+    size = path.stat().st_size
+    mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    manifest, status = _manifest_of(path, size)
+    ident = backup_id(path)
+    created = time_of_id(ident) or (manifest.started if manifest else None) or mtime
+    return BackupEntry(
+        id=ident, file=path, created=created, size_bytes=size, status=status,
+        duration_s=manifest.duration_s if manifest else None,
+        collections=len(manifest.collections) if manifest else None,
+        documents=manifest.documents_total if manifest else None,
+        verified=bool(manifest and manifest.verified),
+        verified_at=manifest.verified_at if manifest else None, manifest=manifest)
+
+
+def _manifest_of(path: Path, size: int) -> tuple[Manifest | None, str]:
+    meta = manifest_path(path)
+    if not meta.exists():
+        return None, STATUS_NO_MANIFEST
+    try:
+        manifest = read_manifest(meta)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None, STATUS_BAD_MANIFEST
+    if manifest.size_bytes != size:
+        return manifest, STATUS_SIZE_MISMATCH
+    return manifest, manifest.status
+
+
+def find(backup_dir: Path, id_or_file: str | Path) -> BackupEntry:
+    """A backup by id (`mongo-20261127T030000Z`), file name, or path to an archive file."""
+    given = Path(id_or_file)
+    if given.is_file() and (given.is_absolute() or len(given.parts) > 1):
+        return entry_for(given)
+    wanted = backup_id(given.name)
+    for entry in list_backups(backup_dir):
+        if entry.id == wanted:
+            return entry
+    raise NotFoundError(f"no backup {str(id_or_file)!r} in {backup_dir}")
+
+
+def remove_partials(backup_dir: Path) -> list[Path]:
+    """Delete leftovers of interrupted dumps; call only while no dump is running."""
+    backup_dir = Path(backup_dir)
+    if not backup_dir.is_dir():
+        return []
+    leftovers = [*backup_dir.glob(f"{PREFIX}*{ARCHIVE_SUFFIX}{PARTIAL_SUFFIX}"),
+                 *backup_dir.glob(".manifest-*.tmp")]
+    removed = []
+    for path in sorted(leftovers):
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
