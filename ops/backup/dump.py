@@ -135,7 +135,7 @@ def dump(uri: str, backup_dir: Path, databases: list[str] | None = None, *,
     """
     if not 1 <= gzip_level <= 9:
         raise BackupError(f"gzip level must be 1 to 9, not {gzip_level}")
-    started = to_utc(now or datetime.now(UTC))
+    started = _to_ms(to_utc(now or datetime.now(UTC)))
     clock = time.monotonic()
     backup_dir = Path(backup_dir)
     final = backup_dir / archive_name(started)
@@ -185,11 +185,16 @@ def _dump_to(uri: str, partial: Path, final: Path, databases: list[str] | None,
         documents_total=sum(s.documents for s in summaries), gzip_level=gzip_level)
     verify(partial, manifest)
     elapsed = time.monotonic() - clock
-    manifest.finished = started + timedelta(seconds=elapsed)
+    manifest.finished = _to_ms(started + timedelta(seconds=elapsed))
     manifest.duration_s = round(elapsed, 3)
     manifest.verified, manifest.verified_at = True, manifest.finished
     _publish(manifest, partial, final)
     return manifest
+
+
+def _to_ms(when: datetime) -> datetime:
+    """The manifest stores milliseconds; keep the returned one equal to the stored one."""
+    return when.replace(microsecond=when.microsecond // 1000 * 1000)
 
 
 def _publish(manifest: Manifest, partial: Path, final: Path) -> None:
@@ -325,7 +330,7 @@ _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def _translate(exc: BaseException, uri: str, partial: Path) -> BaseException:
-    """One-line BackupError for what went wrong; interrupts pass through unchanged."""
+    """One-line BackupError for what went wrong; KeyboardInterrupt and the like pass."""
     if not isinstance(exc, Exception):
         return exc
     where = partial.parent
@@ -349,8 +354,8 @@ def _translate(exc: BaseException, uri: str, partial: Path) -> BaseException:
         message = f"invalid MongoDB connection string: {one_line(str(exc))}"
     elif isinstance(exc, PyMongoError):
         message = f"MongoDB error during the dump: {one_line(str(exc))}"
-    else:
-        return exc
+    else:  # the contract is BackupError on any failure; the cause stays chained
+        message = f"unexpected {type(exc).__name__} during the dump: {one_line(str(exc))}"
     return BackupError(scrub(message, uri))
 
 

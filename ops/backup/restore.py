@@ -140,6 +140,9 @@ def restore(path: Path, uri: str, to_db: str, *, from_db: str | None = None,
         raise
     except PyMongoError as exc:
         raise RestoreError(scrub(_describe(exc, uri, to_db), uri)) from exc
+    except Exception as exc:  # the contract is RestoreError on any failure
+        raise RestoreError(scrub(f"restore into {to_db} failed: unexpected "
+                                 f"{type(exc).__name__}: {one_line(str(exc))}", uri)) from exc
     report.duration_s = time.monotonic() - started
     log.info("restored %s from %s into %s: %d documents, %d indexes, %d views",
              source, path.name, to_db, report.documents_total, report.indexes_created,
