@@ -32,7 +32,7 @@ class _Call:
     def _run(self) -> None:
         try:
             self.reading = self.source.probe()
-        except Exception as error:  # noqa: BLE001 - a probe bug must not stop the collector
+        except Exception as error:
             log.exception("probe of %s raised; recorded as down", self.source.name)
             self.reading = Reading.down(self.source.name, f"probe failed: {one_line(error)}")
         finally:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import HealthServer, MongoStandIn, ExternalMongo, RedisServer, mongo_server
+from tests.servers import ExternalMongo, HealthServer, MongoStandIn, RedisServer, mongo_server
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURES = SHARED / "fixtures"
@@ -23,7 +23,8 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture(scope="session")
-def shared_mongo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoStandIn | ExternalMongo]:
+def shared_mongo(
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoStandIn | ExternalMongo]:
     """One MongoDB server for the whole run; tests use their own database names."""
     server = mongo_server(tmp_path_factory.mktemp("mongo"))
     server.start()

@@ -48,8 +48,9 @@ class _Process:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        log = open(self.workdir / "server.out", "ab")
-        self.proc = subprocess.Popen(self.command(), cwd=self.workdir, stdout=log, stderr=log)
+        with open(self.workdir / "server.out", "ab") as log:
+            self.proc = subprocess.Popen(self.command(), cwd=self.workdir, stdout=log,
+                                         stderr=log)
         wait_for_port(self.port)
 
     def stop(self) -> None:
@@ -121,7 +122,7 @@ class HealthServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 outer.requests += 1
                 time.sleep(outer.delay)
                 payload = outer.body if isinstance(outer.body, str) else json.dumps(outer.body)

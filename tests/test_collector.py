@@ -96,17 +96,15 @@ def test_collector_process_samples_every_source_and_stops_on_sigterm(
     environ = {**os.environ, **env, "SAMPLE_INTERVAL_SECONDS": "1",
                "REDIS_URL": redis_server.url, "MONGO_URI": mongo_uri,
                "API_HEALTH_URL": health_server.url, "ENABLE_AUTO_BACKUP": "true"}
-    log = open(tmp_path / "collector.log", "w+")
     process = subprocess.Popen([sys.executable, "-m", "collector"], cwd=ROOT, env=environ,
-                               stdout=log, stderr=subprocess.STDOUT)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and store.sample_count() < 4:
         time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=15) == 0
-    log.seek(0)
-    output = log.read()
+    output, _ = process.communicate(timeout=15)
+    assert process.returncode == 0
     assert "Starting automated backup system..." in output
     assert "Scheduled daily backups (retention: 7 days)" in output
 

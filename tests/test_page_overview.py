@@ -76,5 +76,5 @@ def test_bad_setting_is_shown_on_the_page(monkeypatch: pytest.MonkeyPatch,
                                           env: dict[str, str]) -> None:
     app = run_page(monkeypatch, {**env, "BACKUP_TIME": "25:99"})
     assert [e.value for e in app.error] == [
-        "Settings error: BACKUP_TIME='25:99' is invalid: expected HH:MM on a 24-hour clock, "
-        "e.g. 03:00 or 02:30"]
+        ("Settings error: BACKUP_TIME='25:99' is invalid: expected HH:MM on a 24-hour clock, "
+        "e.g. 03:00 or 02:30")]

@@ -17,7 +17,8 @@ EXAMPLE_FOR = {"api": "http://api:3001/api/health", "mongo": "mongodb://user:pas
 
 def how_to_watch(source: str) -> str:
     """The line a page or log shows for a service nobody configured."""
-    return f"not watched: set {SETTING_FOR[source]}, e.g. {SETTING_FOR[source]}={EXAMPLE_FOR[source]}"
+    name = SETTING_FOR[source]
+    return f"not watched: set {name}, e.g. {name}={EXAMPLE_FOR[source]}"
 
 
 def http_name(index: int) -> str:
