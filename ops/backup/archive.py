@@ -43,6 +43,7 @@ MAX_BSON_SIZE = 16 * 1024 * 1024
 MIN_BSON_SIZE = 5
 CHUNK_SIZE = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
+GZIP_SLICE = 64 << 10
 
 _INT32 = struct.Struct("<i")
 _UINT64_MASK = (1 << 64) - 1
@@ -169,7 +170,8 @@ class CollectionMetadata:
 
 
 def collection_metadata(db: str, name: str, kind: str, options: dict[str, Any],
-                        indexes: list[dict[str, Any]], uuid: str | None = None) -> CollectionMetadata:
+                        indexes: list[dict[str, Any]],
+                        uuid: str | None = None) -> CollectionMetadata:
     """Build the prelude entry mongodump would: options, indexes, uuid, name, type."""
     metadata: dict[str, Any] = {}
     if options:
@@ -410,32 +412,44 @@ def file_chunks(f: BinaryIO, size: int = CHUNK_SIZE) -> Iterator[bytes]:
 def gunzip_chunks(chunks: Iterable[bytes], size: int = CHUNK_SIZE) -> Iterator[bytes]:
     """Decompress gzip members with bounded output per step; gzip CRC-32 and length checked.
 
-    Errors name the uncompressed offset reached, so damage can be located.
+    Input is fed in small slices so that damage is located within GZIP_SLICE bytes of
+    the compressed file.
     """
-    out = 0
+    out, fed = 0, 0
     inflater = zlib.decompressobj(31)
     started = False
     for chunk in chunks:
-        data = chunk
-        while data:
-            started = True
-            try:
-                piece = inflater.decompress(data, size)
-            except zlib.error as exc:
-                raise ArchiveError(f"gzip data corrupt ({exc})", out) from exc
-            out += len(piece)
-            if piece:
-                yield piece
-            if inflater.eof:
-                data = inflater.unused_data
-                inflater = zlib.decompressobj(31)
-                started = False
-                if data and not data.startswith(GZIP_MAGIC):
-                    raise ArchiveError("trailing bytes after the gzip stream", out)
-            else:
-                data = inflater.unconsumed_tail
+        for start in range(0, len(chunk), GZIP_SLICE):
+            data = chunk[start:start + GZIP_SLICE]
+            while data:
+                started = True
+                try:
+                    piece = inflater.decompress(data, size)
+                except zlib.error as exc:
+                    raise ArchiveError(_gzip_problem(exc, fed, fed + len(data), out)) from exc
+                out += len(piece)
+                if piece:
+                    yield piece
+                if inflater.eof:
+                    data = inflater.unused_data
+                    inflater = zlib.decompressobj(31)
+                    started = False
+                    if data and not data.startswith(GZIP_MAGIC):
+                        raise ArchiveError("trailing bytes after the gzip stream", out)
+                else:
+                    data = inflater.unconsumed_tail
+            fed += min(GZIP_SLICE, len(chunk) - start)
     if started:
         raise ArchiveError("gzip stream truncated (no end-of-stream marker)", out)
+
+
+def _gzip_problem(exc: zlib.error, first: int, last: int, out: int) -> str:
+    text = str(exc).split(": ", 1)[-1]
+    if text == "incorrect data check":
+        return "gzip CRC-32 mismatch at the end of the stream: the data was altered"
+    if text == "incorrect length check":
+        return f"gzip length mismatch after {out} bytes"
+    return f"gzip data corrupt ({text}) in compressed bytes {first}-{last}"
 
 
 @contextmanager
