@@ -20,6 +20,7 @@ import signal  # noqa: E402
 from dataclasses import asdict  # noqa: E402
 
 from collector.loop import Collector, now_ms  # noqa: E402
+from collector.worker import JobWorker  # noqa: E402
 from ops.config import Settings  # noqa: E402
 from ops.sources.configured import build_sources  # noqa: E402
 from ops.startup import settings_or_exit, setup_logging  # noqa: E402
@@ -69,7 +70,10 @@ def run_forever(settings: Settings) -> int:
         signal.signal(signum, lambda *_: collector.stop())
     announce(settings)
     log.info("Watching: %s", ", ".join(s.name for s in collector.sources))
+    worker = JobWorker(settings)
+    worker.start()
     written = collector.run()
+    worker.stop()
     collector.close()
     store.close()
     log.info("Stopped after %d samples", written)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from collector.probing import ProbeRunner
+from collector.probing import DEADLINE_SECONDS, ProbeRunner
 from ops import __version__
 from ops.deltas import CounterTracker, Row, columns_for
 from ops.sources.base import Reading, Source
@@ -48,6 +48,8 @@ class Collector:
         self.clock = clock
         self.stop_event = threading.Event()
         self.runner = ProbeRunner(sources)
+        # Short intervals wait less for a slow source, so ticks stay on time.
+        self.probe_deadline_s = min(DEADLINE_SECONDS, max(0.5, interval_s * 0.8))
         self.counters = CounterTracker()
         self.started_ts = clock()
         self.last_ts: int | None = None
@@ -74,7 +76,7 @@ class Collector:
     def run_once(self) -> Tick | None:
         """Probe all sources and store one sample; None when stopped while probing."""
         ts = self.clock()
-        readings = self.runner.probe_all(self.stop_event)
+        readings = self.runner.probe_all(self.stop_event, self.probe_deadline_s)
         if readings is None:
             return None
         row = self._row(ts, readings)

@@ -2,7 +2,9 @@
 
 A probe that has not answered by the deadline is recorded as down for this tick; its
 thread is left to finish on its own and the source is not probed again until it has,
-so a hanging server can neither delay the other sources nor pile up threads.
+so a hanging server can neither delay the other sources nor pile up threads. When that
+late answer arrives before the next tick, the next tick uses it (it is at most one
+interval old) and so shows the real error rather than a timeout.
 """
 
 from __future__ import annotations
@@ -58,8 +60,9 @@ class ProbeRunner:
         return [self._reading(name, call) for name, call in calls.items()]
 
     def _start(self, source: Source) -> _Call:
+        """A new probe, or the previous one if it is still out (or finished unread)."""
         running = self._running.get(source.name)
-        if running is not None and not running.done.is_set():
+        if running is not None:
             return running
         call = _Call(source)
         self._running[source.name] = call

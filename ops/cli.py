@@ -49,11 +49,74 @@ def _samples(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    from ops.backup.commands import request_backup
+
+    return request_backup(settings, wait=args.wait)
+
+
+def _backups(settings: Settings, args: argparse.Namespace) -> int:
+    from ops.backup.commands import list_command
+
+    return list_command(settings, as_json=args.json)
+
+
+def _verify(settings: Settings, args: argparse.Namespace) -> int:
+    from ops.backup.commands import verify_command
+
+    return verify_command(settings, args.backup)
+
+
+def _restore(settings: Settings, args: argparse.Namespace) -> int:
+    from ops.backup.commands import restore_command
+
+    return restore_command(settings, args.backup, args.to_db, args.drop, args.from_db)
+
+
+def _prune(settings: Settings, args: argparse.Namespace) -> int:
+    from ops.backup.commands import prune_command
+
+    return prune_command(settings)
+
+
+def _backup_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait", action="store_true",
+                        help="follow the backup to its end; exit 1 when it fails")
+
+
+def _backups_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the list as JSON")
+
+
+def _target_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("backup", metavar="ID|FILE",
+                        help="a backup id (mongo-20261127T030000Z) or an archive file")
+
+
+def _restore_arguments(parser: argparse.ArgumentParser) -> None:
+    _target_argument(parser)
+    parser.add_argument("--to-db", required=True, metavar="NAME",
+                        help="database to restore into")
+    parser.add_argument("--drop", action="store_true",
+                        help="drop the target's collections first (needed when it has data)")
+    parser.add_argument("--from-db", metavar="NAME",
+                        help="which database of the archive, when it holds several")
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("up", "run the collector and the dashboard together (first run)", _up,
             _up_arguments),
     Command("samples", "how many samples the store holds, and the collector's last tick",
             _samples),
+    Command("backup", "request a backup now (the collector runs it)", _backup,
+            _backup_arguments),
+    Command("backups", "list the backups in BACKUP_DIR", _backups, _backups_arguments),
+    Command("verify", "check a backup: sha256, gzip, archive structure, CRCs, documents",
+            _verify, _target_argument),
+    Command("restore", "restore one database of a backup into --to-db", _restore,
+            _restore_arguments),
+    Command("prune", "delete backups older than BACKUP_RETENTION_DAYS (never the newest good "
+            "one)", _prune),
 )
 
 

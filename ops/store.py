@@ -11,6 +11,8 @@ Tables:
 - events: service up/down transitions and other happenings, with when and why.
 - heartbeat: one row, the collector's last tick.
 - latest: the newest full reading of each source (JSON), for pages and endpoints.
+- jobs: backups and restores requested by commands or pages, run by the collector.
+- state: small named values, such as the next scheduled backup.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,53 @@ def m002_heartbeat_and_latest(db: Database) -> None:
     db.execute("""CREATE TABLE IF NOT EXISTS latest (
         source TEXT PRIMARY KEY, ts INTEGER NOT NULL, up INTEGER NOT NULL,
         since_ts INTEGER NOT NULL, error TEXT, reading TEXT NOT NULL)""")
+
+
+@migrations()
+def m003_jobs_and_state(db: Database) -> None:
+    db.execute("""CREATE TABLE IF NOT EXISTS jobs (
+        id INTEGER PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL,
+        requested_by TEXT NOT NULL, requested_ts INTEGER NOT NULL, started_ts INTEGER,
+        finished_ts INTEGER, pid INTEGER, hostname TEXT, params TEXT NOT NULL DEFAULT '{}',
+        progress TEXT, result TEXT, error TEXT)""")
+    db.execute("CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, kind)")
+    db.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT)")
+
+
+ACTIVE = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    status: str  # queued, running, ok, failed, interrupted
+    requested_by: str
+    requested_ts: int
+    started_ts: int | None
+    finished_ts: int | None
+    pid: int | None
+    hostname: str | None
+    params: dict[str, Any]
+    progress: dict[str, Any] | None
+    result: dict[str, Any] | None
+    error: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+_JOB_COLUMNS = ("id, kind, status, requested_by, requested_ts, started_ts, finished_ts, pid, "
+                "hostname, params, progress, result, error")
+
+
+def _job(row: tuple[Any, ...]) -> Job:
+    values = list(row)
+    for index in (9, 10, 11):
+        values[index] = json.loads(values[index]) if values[index] else None
+    values[9] = values[9] or {}
+    return Job(*values)
 
 
 @dataclass(frozen=True)
@@ -168,6 +217,92 @@ class Store:
             removed += cursor.rowcount
             if cursor.rowcount < batch_rows:
                 return removed
+
+    # --- jobs: requested by commands and pages, run by the collector ---
+
+    def request_job(self, kind: str, requested_by: str, ts: int,
+                    params: Mapping[str, Any] | None = None, join: bool = True) -> tuple[Job, bool]:
+        """Queue a job, or join the one of the same kind already queued or running.
+
+        Returns the job and whether it was created. The check and the insert happen in
+        one write transaction, so concurrent requests can never queue two.
+        """
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            active = self._active_job(kind) if join else None
+            if active is not None:
+                return active, False
+            cursor = self.conn.execute(
+                "INSERT INTO jobs (kind, status, requested_by, requested_ts, params) "
+                "VALUES (?, 'queued', ?, ?, ?)", (kind, requested_by, ts, json.dumps(params or {})))
+            job_id = int(cursor.lastrowid or 0)
+        created = self.job(job_id)
+        assert created is not None
+        return created, True
+
+    def _active_job(self, kind: str) -> Job | None:
+        row = self.conn.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE kind = ? AND status IN ('queued', 'running') "
+            "ORDER BY id LIMIT 1", (kind,)).fetchone()
+        return _job(row) if row else None
+
+    def claim_job(self, ts: int, pid: int, hostname: str) -> Job | None:
+        """Take the oldest queued job for this process; None when there is none."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            row = self.conn.execute(
+                "SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1").fetchone()
+            if row is None:
+                return None
+            self.conn.execute(
+                "UPDATE jobs SET status = 'running', started_ts = ?, pid = ?, hostname = ? "
+                "WHERE id = ?", (ts, pid, hostname, row[0]))
+        return self.job(row[0])
+
+    def job_progress(self, job_id: int, progress: Mapping[str, Any]) -> None:
+        self.conn.execute("UPDATE jobs SET progress = ? WHERE id = ?",
+                          (json.dumps(progress, default=str), job_id))
+
+    def finish_job(self, job_id: int, ts: int, status: str,
+                   result: Mapping[str, Any] | None = None, error: str | None = None) -> None:
+        self.conn.execute(
+            "UPDATE jobs SET status = ?, finished_ts = ?, result = ?, error = ? WHERE id = ?",
+            (status, ts, json.dumps(result, default=str) if result is not None else None,
+             error, job_id))
+
+    def interrupt_jobs(self, ts: int, is_alive: Callable[[Job], bool]) -> list[Job]:
+        """Mark running jobs whose worker is gone (killed, machine restarted) interrupted."""
+        rows = self.conn.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status = 'running'").fetchall()
+        dead = [job for job in map(_job, rows) if not is_alive(job)]
+        for job in dead:
+            self.finish_job(job.id, ts, "interrupted",
+                            error="the worker stopped before the job finished")
+        return dead
+
+    def job(self, job_id: int) -> Job | None:
+        row = self.conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?",
+                                (job_id,)).fetchone()
+        return _job(row) if row else None
+
+    def jobs(self, kind: str | None = None, limit: int = 50) -> list[Job]:
+        sql = f"SELECT {_JOB_COLUMNS} FROM jobs"
+        args: list[Any] = []
+        if kind:
+            sql += " WHERE kind = ?"
+            args.append(kind)
+        rows = self.conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
+        return [_job(row) for row in rows]
+
+    # --- small named values: next scheduled backup and the like ---
+
+    def set_state(self, key: str, value: Any) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
+                          (key, json.dumps(value, default=str)))
+
+    def state(self, key: str, default: Any = None) -> Any:
+        row = self.conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
 
     # --- reads (pages, endpoints, commands) ---
 

@@ -45,7 +45,8 @@ def test_new_file_is_wal_with_all_migrations(tmp_path: Path) -> None:
     tables = set(Database(store.conn).table_names())
     assert {"samples", "events", "heartbeat", "latest", "_sqlite_migrations"} <= tables
     applied = [m.name for m in store_module.migrations.applied(Database(store.conn))]
-    assert applied == ["m001_samples_and_events", "m002_heartbeat_and_latest"]
+    assert applied == ["m001_samples_and_events", "m002_heartbeat_and_latest",
+                       "m003_jobs_and_state"]
 
 
 def test_upgrade_from_the_previous_schema_keeps_data(tmp_path: Path) -> None:
@@ -65,7 +66,7 @@ def test_upgrade_from_the_previous_schema_keeps_data(tmp_path: Path) -> None:
     assert store.heartbeat() is None and store.latest() == {}
     Store(path).close()  # opening again applies nothing twice
     applied = store_module.migrations.applied(Database(store.conn))
-    assert len(applied) == 2
+    assert len(applied) == 3
 
 
 def test_series_buckets_match_a_direct_computation(store: Store) -> None:

@@ -1,0 +1,139 @@
+"""The collector's second thread: the daily schedule, the catch-up, and queued jobs.
+
+It has its own SQLite connection and never blocks sampling. At start it marks jobs
+whose worker died (kill -9, a restarted container) as interrupted and removes stray
+`.partial` files - under the backup lock, so a dump running in another process is left
+alone - then queues a catch-up backup when the last scheduled time passed without a
+successful backup.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import psutil
+from filelock import Timeout
+
+from ops.backup.catalogue import list_backups, remove_partials
+from ops.backup.jobs import JobRunner, backup_lock
+from ops.backup.schedule import catch_up_due, next_run
+from ops.config import Settings
+from ops.store import Job, Store
+
+log = logging.getLogger("collector.worker")
+
+POLL_SECONDS = 0.5
+OTHER_HOST_SILENCE_MS = 60_000
+NEXT_BACKUP_KEY = "next_backup_ts"
+
+
+class JobWorker:
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.store = Store(settings.database_path)
+        self.runner = JobRunner(settings, self.store, self.clock)
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="jobs", daemon=True)
+        self.pid = os.getpid()
+        self.hostname = socket.gethostname()
+        self.next_backup: datetime | None = None
+
+    # --- start-up ---
+
+    def recover(self) -> None:
+        """Interrupted jobs marked, stray partial files removed, catch-up queued."""
+        now_ms = self.runner.now_ms()
+        for job in self.store.interrupt_jobs(now_ms, self._worker_alive):
+            self.store.record_event(now_ms, "backup", f"{job.kind}_interrupted",
+                                    f"job {job.id} stopped before it finished")
+            log.warning("%s job %d was interrupted (its worker stopped)", job.kind, job.id)
+        self._remove_partials()
+        if self.settings.enable_auto_backup and self.settings.mongo_uri is not None:
+            self._schedule_next()
+            self._catch_up()
+
+    def _worker_alive(self, job: Job) -> bool:
+        if job.hostname == self.hostname:
+            return job.pid != self.pid and job.pid is not None and psutil.pid_exists(job.pid)
+        updated = (job.progress or {}).get("updated_ts") or job.started_ts or 0
+        return self.runner.now_ms() - int(updated) < OTHER_HOST_SILENCE_MS
+
+    def _remove_partials(self) -> None:
+        lock = backup_lock(self.settings.backup_dir)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log.info("another process is backing up; its .partial file is left alone")
+            return
+        try:
+            for path in remove_partials(self.settings.backup_dir):
+                log.warning("removed unfinished backup file %s", path.name)
+        finally:
+            lock.release()
+
+    def _catch_up(self) -> None:
+        good = [e for e in list_backups(self.settings.backup_dir) if e.ok]
+        last = good[0].created if good else None
+        if catch_up_due(self.clock(), self.settings.backup_time, self.settings.backup_timezone,
+                        last):
+            job, created = self.store.request_job("backup", "catch-up", self.runner.now_ms())
+            if created:
+                log.info("no successful backup since the last scheduled time: backing up now "
+                         "(job %d)", job.id)
+
+    def _schedule_next(self) -> None:
+        self.next_backup = next_run(self.clock(), self.settings.backup_time,
+                                    self.settings.backup_timezone)
+        self.store.set_state(NEXT_BACKUP_KEY, int(self.next_backup.timestamp() * 1000))
+        log.info("next backup at %s (%s)", self.next_backup.astimezone(
+            self.settings.backup_timezone).strftime("%Y-%m-%d %H:%M %Z"),
+            self.next_backup.strftime("%H:%M UTC"))
+
+    # --- the loop ---
+
+    def start(self) -> None:
+        self.recover()
+        self.thread.start()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop polling; a job still running is marked interrupted (its file is removed
+        as a stray .partial at the next start)."""
+        self.stop_event.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+        for job in self.store.interrupt_jobs(self.runner.now_ms(),
+                                             lambda job: job.pid != self.pid):
+            log.warning("%s job %d interrupted by shutdown", job.kind, job.id)
+            self.store.record_event(self.runner.now_ms(), "backup", f"{job.kind}_interrupted",
+                                    f"job {job.id}: the collector stopped during it")
+
+    def run_pending(self) -> Job | None:
+        """One pass: queue the scheduled backup when due, then run one queued job."""
+        if self.next_backup is not None and self.clock() >= self.next_backup:
+            self.store.request_job("backup", "schedule", self.runner.now_ms())
+            self._schedule_next()
+        job = self.store.claim_job(self.runner.now_ms(), self.pid, self.hostname)
+        if job is None:
+            return None
+        log.info("%s job %d started (requested by %s)", job.kind, job.id, job.requested_by)
+        try:
+            self.runner.run_job(job)
+        except Exception as error:  # one bad job must not end the worker
+            log.exception("%s job %d crashed", job.kind, job.id)
+            self.store.finish_job(job.id, self.runner.now_ms(), "failed",
+                                  error=f"internal error: {type(error).__name__}: {error}")
+        finished = self.store.job(job.id)
+        if finished is not None:
+            log.info("%s job %d %s", job.kind, job.id, finished.status)
+        return finished
+
+    def _loop(self) -> None:
+        while not self.stop_event.is_set():
+            if self.run_pending() is None:
+                self.stop_event.wait(POLL_SECONDS)

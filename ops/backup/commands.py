@@ -1,0 +1,168 @@
+"""The backup commands of `python -m ops`: request, list, verify, restore, prune.
+
+A backup is requested as a job that the collector runs (the one process that owns
+backups); verify, restore and prune work on the files directly, so they also serve
+when the collector is down.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from ops import formatting
+from ops.backup.catalogue import BackupEntry, find, list_backups
+from ops.backup.errors import BackupError
+from ops.backup.manifest import iso, load_manifest_for
+from ops.backup.restore import RestoreProgress, restore
+from ops.backup.retention import prune
+from ops.backup.verify import verify
+from ops.config import Settings
+from ops.overview import collector_state
+from ops.store import Job, Store
+
+WAIT_POLL_SECONDS = 0.5
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _fail(message: str, status: int = EXIT_FAILED) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return status
+
+
+def request_backup(settings: Settings, wait: bool, requested_by: str = "cli") -> int:
+    if settings.mongo_uri is None:
+        return _fail("MONGO_URI is not set: there is no MongoDB to back up", EXIT_USAGE)
+    store = Store(settings.database_path)
+    job, created = store.request_job("backup", requested_by, _now_ms())
+    print(f"backup job {job.id} {'queued' if created else 'already ' + job.status + ': joined'}")
+    collector = collector_state(store, settings, _now_ms())
+    if not collector.running:
+        message = f"{collector.message}; the job runs when the collector starts"
+        return _fail(message) if wait else (print(f"warning: {message}", file=sys.stderr) or 0)
+    return _wait_for(store, job) if wait else 0
+
+
+def _describe_progress(job: Job) -> str:
+    p = job.progress or {}
+    if "waiting" in p:
+        return str(p["waiting"])
+    return (f"{p.get('collections_done', 0)}/{p.get('collections_total', '?')} collections, "
+            f"{p.get('documents_done', 0)}/{p.get('documents_estimated', '?')} documents"
+            + (f" ({p['current']})" if p.get("current") else ""))
+
+
+def _wait_for(store: Store, job: Job) -> int:
+    """Follow the job to its end, one progress line a second; exit status from its result."""
+    last_line = ""
+    last_print = 0.0
+    while True:
+        current = store.job(job.id)
+        assert current is not None
+        if not current.active:
+            return _report(current)
+        line = f"backup job {job.id} {current.status}: {_describe_progress(current)}"
+        if line != last_line and time.monotonic() - last_print >= 1:
+            print(line, file=sys.stderr)
+            last_line, last_print = line, time.monotonic()
+        time.sleep(WAIT_POLL_SECONDS)
+
+
+def _report(job: Job) -> int:
+    if job.status == "ok" and job.result:
+        result = job.result
+        print(f"backup {result['id']} ok: {result['documents_total']} documents in "
+              f"{len(result['collections'])} collections, "
+              f"{formatting.size(result['size_bytes'])}, {result['duration_s']:.1f} s, "
+              f"verified; file {result['file']}")
+        return 0
+    return _fail(f"backup job {job.id} {job.status}: {job.error or 'no detail'}")
+
+
+def _entry_json(entry: BackupEntry) -> dict[str, Any]:
+    return {"id": entry.id, "file": str(entry.file), "created": iso(entry.created),
+            "size_bytes": entry.size_bytes, "status": entry.status,
+            "duration_s": entry.duration_s, "collections": entry.collections,
+            "documents": entry.documents, "verified": entry.verified,
+            "verified_at": iso(entry.verified_at)}
+
+
+def list_command(settings: Settings, as_json: bool) -> int:
+    entries = list_backups(settings.backup_dir)
+    if as_json:
+        json.dump([_entry_json(e) for e in entries], sys.stdout, indent=2)
+        print()
+        return 0
+    if not entries:
+        print(f"no backups in {settings.backup_dir}")
+        return 0
+    print(f"{'id':<24} {'created (UTC)':<20} {'size':>10} {'duration':>9} {'colls':>5} "
+          f"{'documents':>10} {'verified':<8} status")
+    for e in entries:
+        duration = f"{e.duration_s:.1f} s" if e.duration_s is not None else "-"
+        print(f"{e.id:<24} {e.created:%Y-%m-%d %H:%M:%S} {formatting.size(e.size_bytes):>10} "
+              f"{duration:>9} {e.collections if e.collections is not None else '-':>5} "
+              f"{e.documents if e.documents is not None else '-':>10} "
+              f"{'yes' if e.verified else 'no':<8} {e.status}")
+    return 0
+
+
+def verify_command(settings: Settings, target: str) -> int:
+    try:
+        entry = find(settings.backup_dir, target)
+        report = verify(entry.file, load_manifest_for(entry.file))
+    except BackupError as error:
+        return _fail(str(error))
+    checked = "sha256 and counts match the manifest" if report.manifest_checked else \
+        "no manifest: structure, CRCs and documents checked"
+    print(f"OK {entry.file.name}: {report.documents_total} documents in "
+          f"{len(report.collections)} collections; {checked}")
+    return 0
+
+
+def restore_command(settings: Settings, target: str, to_db: str, drop: bool,
+                    from_db: str | None) -> int:
+    if settings.mongo_uri is None:
+        return _fail("MONGO_URI is not set: there is no MongoDB to restore into", EXIT_USAGE)
+    last = [0.0]
+
+    def show(progress: RestoreProgress) -> None:
+        if time.monotonic() - last[0] >= 1:
+            last[0] = time.monotonic()
+            print(f"restoring: {progress.collections_done}/{progress.collections_total} "
+                  f"collections, {progress.documents_done} documents", file=sys.stderr)
+
+    try:
+        entry = find(settings.backup_dir, target)
+        report = restore(entry.file, settings.mongo_uri.reveal(), to_db, from_db=from_db,
+                         drop=drop, progress=show)
+    except BackupError as error:
+        return _fail(str(error))
+    print(f"restored {entry.file.name} ({report.from_db}) into {to_db}: "
+          f"{report.documents_total} documents, {len(report.collections)} collections, "
+          f"{report.indexes_created} indexes, {report.duration_s:.1f} s")
+    return 0
+
+
+def prune_command(settings: Settings) -> int:
+    removed = prune(settings.backup_dir, settings.backup_retention_days, datetime.now(UTC))
+    store = Store(settings.database_path)
+    for backup_id in removed:
+        store.record_event(_now_ms(), "backup", "backup_pruned",
+                           f"{backup_id} older than {settings.backup_retention_days} days")
+        print(f"removed {backup_id}")
+    print(f"{len(removed)} backups removed; retention {settings.backup_retention_days} days, "
+          "the newest good backup is always kept")
+    return 0
+
+
+__all__ = ["list_command", "prune_command", "request_backup", "restore_command",
+           "verify_command"]

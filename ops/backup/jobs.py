@@ -1,0 +1,140 @@
+"""Running one requested job - backup, restore or verify - and recording what happened.
+
+The collector's worker calls `run_job`; the job's row carries its progress (at least
+every second while it runs), its result or its one-line error. Backups hold a file lock
+in BACKUP_DIR, so two processes sharing the directory never dump at the same time.
+Each backup's start, success and failure are events, and so is every backup removed by
+retention; retention runs only after a successful backup.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from ops.backup.catalogue import find
+from ops.backup.dump import dump
+from ops.backup.errors import BackupError
+from ops.backup.manifest import load_manifest_for
+from ops.backup.restore import restore
+from ops.backup.retention import prune
+from ops.backup.verify import verify
+from ops.config import Settings
+from ops.store import Job, Store
+
+log = logging.getLogger("ops.backup")
+
+LOCK_NAME = ".backup.lock"
+LOCK_POLL_SECONDS = 1.0
+EVENT_SOURCE = "backup"
+
+
+def backup_lock(backup_dir: Path) -> FileLock:
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(backup_dir / LOCK_NAME)
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses (progress, reports) as JSON-ready dicts."""
+    return asdict(value) if is_dataclass(value) and not isinstance(value, type) else value
+
+
+class JobRunner:
+    def __init__(self, settings: Settings, store: Store,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+
+    def now_ms(self) -> int:
+        return int(self.clock().timestamp() * 1000)
+
+    def run_job(self, job: Job) -> None:
+        """Run a claimed job to its end; never raises for a failure of the job itself."""
+        handlers = {"backup": self._backup, "restore": self._restore, "verify": self._verify}
+        handler = handlers.get(job.kind)
+        try:
+            if handler is None:
+                raise BackupError(f"unknown job kind {job.kind!r}")
+            if self.settings.mongo_uri is None and job.kind != "verify":
+                raise BackupError("MONGO_URI is not set: there is no MongoDB to work with")
+            result = handler(job)
+        except BackupError as error:
+            self.store.finish_job(job.id, self.now_ms(), "failed", error=str(error))
+            self._event(job, "failed", str(error))
+            log.error("%s job %d failed: %s", job.kind, job.id, error)
+            return
+        self.store.finish_job(job.id, self.now_ms(), "ok", result=result)
+
+    def _progress(self, job: Job) -> Callable[[Any], None]:
+        def report(progress: Any) -> None:
+            self.store.job_progress(job.id, {**_plain(progress), "updated_ts": self.now_ms()})
+
+        return report
+
+    def _event(self, job: Job, outcome: str, message: str | None) -> None:
+        kind = f"{job.kind}_{outcome}"
+        self.store.record_event(self.now_ms(), EVENT_SOURCE, kind, message)
+
+    def _locked(self, job: Job) -> FileLock:
+        """The backup directory's lock, waiting (with progress saying so) while it is held."""
+        lock = backup_lock(self.settings.backup_dir)
+        while True:
+            try:
+                lock.acquire(timeout=LOCK_POLL_SECONDS)
+                return lock
+            except Timeout:
+                self.store.job_progress(job.id, {"waiting": "another backup holds the lock",
+                                                 "updated_ts": self.now_ms()})
+
+    def _backup(self, job: Job) -> dict[str, Any]:
+        assert self.settings.mongo_uri is not None
+        self._event(job, "started", f"requested by {job.requested_by}")
+        lock = self._locked(job)
+        try:
+            manifest = dump(self.settings.mongo_uri.reveal(), self.settings.backup_dir,
+                            self.settings.backup_databases,
+                            gzip_level=self.settings.backup_gzip_level, now=self.clock(),
+                            progress=self._progress(job))
+        finally:
+            lock.release()
+        self._event(job, "ok", f"{manifest.file}: {manifest.documents_total} documents, "
+                               f"{manifest.size_bytes} bytes, {manifest.duration_s:.1f} s")
+        self._prune()
+        return manifest.to_dict()
+
+    def _prune(self) -> None:
+        removed = prune(self.settings.backup_dir, self.settings.backup_retention_days,
+                        self.clock())
+        for backup_id in removed:
+            self.store.record_event(self.now_ms(), EVENT_SOURCE, "backup_pruned",
+                                    f"{backup_id} older than "
+                                    f"{self.settings.backup_retention_days} days")
+
+    def _restore(self, job: Job) -> dict[str, Any]:
+        assert self.settings.mongo_uri is not None
+        entry = find(self.settings.backup_dir, str(job.params["backup"]))
+        to_db = str(job.params["to_db"])
+        self._event(job, "started", f"{entry.id} into {to_db}")
+        report = restore(entry.file, self.settings.mongo_uri.reveal(), to_db,
+                         from_db=job.params.get("from_db"), drop=bool(job.params.get("drop")),
+                         progress=self._progress(job))
+        self._event(job, "ok", f"{entry.id} into {to_db}: {report.documents_total} documents")
+        return {"backup": entry.id, "to_db": to_db, "from_db": report.from_db,
+                "documents": report.documents_total, "indexes": report.indexes_created,
+                "duration_s": report.duration_s, "dropped": report.dropped}
+
+    def _verify(self, job: Job) -> dict[str, Any]:
+        entry = find(self.settings.backup_dir, str(job.params["backup"]))
+        started = time.monotonic()
+        report = verify(entry.file, load_manifest_for(entry.file))
+        return {"backup": entry.id, "documents": report.documents_total,
+                "sha256": report.sha256, "manifest_checked": report.manifest_checked,
+                "duration_s": round(time.monotonic() - started, 3)}

@@ -1,0 +1,47 @@
+"""When the daily backup runs: BACKUP_TIME on the wall clock of BACKUP_TIMEZONE.
+
+Built on zoneinfo (the IANA database) rather than a cron library: APScheduler 3.11's
+CronTrigger, tried first, fires twice on the night clocks go back (the repeated hour).
+Rules across daylight-saving changes:
+- a time that happens twice (clocks go back) runs once, at its first occurrence;
+- a time that does not exist (clocks go forward) runs at the same offset from midnight
+  as if the clocks had not changed, i.e. just after the gap (02:30 -> 03:30 local).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+
+def occurrence(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """The instant (UTC) of `at` on `day` in `tz`, with the DST rules above."""
+    local = datetime.combine(day, at, tzinfo=tz)  # fold=0: the first of two, or pre-gap offset
+    return local.astimezone(UTC)
+
+
+def next_run(now: datetime, at: time, tz: ZoneInfo) -> datetime:
+    """The first scheduled instant strictly after `now` (an aware datetime)."""
+    today = now.astimezone(tz).date()
+    for offset in range(-1, 3):
+        candidate = occurrence(today + timedelta(days=offset), at, tz)
+        if candidate > now:
+            return candidate
+    raise AssertionError("a daily schedule always has a run within two days")
+
+
+def previous_run(now: datetime, at: time, tz: ZoneInfo) -> datetime:
+    """The last scheduled instant at or before `now`."""
+    today = now.astimezone(tz).date()
+    for offset in range(1, -3, -1):
+        candidate = occurrence(today + timedelta(days=offset), at, tz)
+        if candidate <= now:
+            return candidate
+    raise AssertionError("a daily schedule always has a run within two days")
+
+
+def catch_up_due(now: datetime, at: time, tz: ZoneInfo,
+                 last_success: datetime | None) -> bool:
+    """True when the last scheduled time passed with no successful backup since."""
+    due = previous_run(now, at, tz)
+    return last_success is None or last_success < due
