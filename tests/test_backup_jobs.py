@@ -1,0 +1,216 @@
+"""Backups as jobs: requested by commands, run by the collector, recorded as events.
+
+Real MongoDB (the stand-in or TEST_MONGO_URI), real SQLite, real processes: concurrent
+requests, a collector killed with SIGKILL mid-dump, failures that must not prune.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bson import Binary
+
+from collector.worker import JobWorker
+from ops.backup.catalogue import list_backups
+from ops.backup.dump import dump
+from ops.config import Settings, load_settings
+from ops.store import Store
+from tests.backup_data import seed, unique_db
+from tests.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def settings_for(env: dict[str, str], uri: str, db: str, **extra: str) -> Settings:
+    return load_settings({**env, "MONGO_URI": uri, "BACKUP_DATABASES": db, **extra},
+                         env_file=None)
+
+
+def run_ops(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ops", *args], cwd=ROOT,
+                          env={**os.environ, **env}, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def event_kinds(store: Store) -> list[str]:
+    return [e.kind for e in reversed(store.events(0, 2**62, sources=["backup"]))]
+
+
+def drain(worker: JobWorker) -> list[Any]:
+    finished = []
+    while (job := worker.run_pending()) is not None:
+        finished.append(job)
+    return finished
+
+
+def test_ten_concurrent_requests_make_exactly_one_dump(env: dict[str, str],
+                                                       shared_mongo: Any) -> None:
+    db = unique_db("ten")
+    seed(shared_mongo.uri, db, {"items": [{"n": i} for i in range(500)]})
+    environ = {**env, "MONGO_URI": shared_mongo.uri, "BACKUP_DATABASES": db}
+    Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3").close()  # schema in place first
+    processes = [subprocess.Popen([sys.executable, "-m", "ops", "backup"], cwd=ROOT,
+                                  env={**os.environ, **environ}, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(10)]
+    outputs = [p.communicate(timeout=120)[0] for p in processes]
+    assert all(p.returncode == 0 for p in processes)
+    assert sum("queued" in out and "joined" not in out for out in outputs) == 1
+    assert sum("joined" in out for out in outputs) == 9
+    assert len({out.split()[2] for out in outputs}) == 1, "every request names the same job"
+
+    worker = JobWorker(settings_for(env, shared_mongo.uri, db))
+    finished = drain(worker)
+    assert [job.status for job in finished] == ["ok"]
+    backups = list_backups(worker.settings.backup_dir)
+    assert len(backups) == 1 and backups[0].documents == 500
+
+
+def test_success_records_events_and_prunes_old_backups(env: dict[str, str],
+                                                       shared_mongo: Any) -> None:
+    db = unique_db("prune")
+    seed(shared_mongo.uri, db, {"items": [{"n": i} for i in range(50)]})
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    settings = settings_for(env, shared_mongo.uri, db, BACKUP_RETENTION_DAYS="7")
+    old = dump(shared_mongo.uri, settings.backup_dir, [db], now=now - timedelta(days=8))
+    kept = dump(shared_mongo.uri, settings.backup_dir, [db], now=now - timedelta(days=6))
+    worker = JobWorker(settings, clock=lambda: now)
+    job, _ = worker.store.request_job("backup", "test", 0)
+    [finished] = drain(worker)
+    assert finished.status == "ok" and finished.result["documents_total"] == 50
+    ids = [e.id for e in list_backups(settings.backup_dir)]
+    assert old.id not in ids and kept.id in ids and len(ids) == 2
+    assert event_kinds(worker.store) == ["backup_started", "backup_ok", "backup_pruned"]
+    assert worker.store.job(job.id).progress["documents_done"] == 50
+
+
+def test_failed_backup_is_recorded_and_deletes_nothing(env: dict[str, str],
+                                                       shared_mongo: Any) -> None:
+    db = unique_db("fail")
+    seed(shared_mongo.uri, db, {"items": [{"n": 1}]})
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    good = settings_for(env, shared_mongo.uri, db)
+    for days in (30, 20):
+        dump(shared_mongo.uri, good.backup_dir, [db], now=now - timedelta(days=days))
+    closed = f"mongodb://ops:hunter2@127.0.0.1:{free_port()}/"
+    worker = JobWorker(settings_for(env, closed, db), clock=lambda: now)
+    worker.store.request_job("backup", "test", 0)
+    [finished] = drain(worker)
+    assert finished.status == "failed"
+    assert "unreachable" in finished.error and "hunter2" not in finished.error
+    assert len(list_backups(good.backup_dir)) == 2, "a failed backup never triggers pruning"
+    assert not list(good.backup_dir.glob("*.partial"))
+    assert event_kinds(worker.store) == ["backup_started", "backup_failed"]
+
+
+def test_wait_exits_non_zero_when_the_collector_is_not_running(env: dict[str, str],
+                                                              shared_mongo: Any) -> None:
+    result = run_ops({**env, "MONGO_URI": shared_mongo.uri}, "backup", "--wait")
+    assert result.returncode == 1
+    assert "collector has not written a sample yet" in result.stderr
+    assert "backup job 1 queued" in result.stdout
+
+
+def test_backup_without_mongo_uri_says_so(env: dict[str, str]) -> None:
+    result = run_ops(env, "backup")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: MONGO_URI is not set: there is no MongoDB to back up"
+
+
+def start_collector(environ: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "collector"], cwd=ROOT,
+                                env={**os.environ, **environ}, stdout=out, stderr=out)
+
+
+def wait_until(condition: Any, timeout: float = 120, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_wait_follows_a_backup_run_by_the_collector(env: dict[str, str], shared_mongo: Any,
+                                                    tmp_path: Path) -> None:
+    db = unique_db("wait")
+    seed(shared_mongo.uri, db, {"items": [{"n": i} for i in range(300)]})
+    environ = {**env, "MONGO_URI": shared_mongo.uri, "BACKUP_DATABASES": db,
+               "ENABLE_AUTO_BACKUP": "false", "SAMPLE_INTERVAL_SECONDS": "1"}
+    collector = start_collector(environ, tmp_path / "collector.log")
+    try:
+        store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
+        wait_until(lambda: store.heartbeat() is not None, what="first sample")
+        result = run_ops(environ, "backup", "--wait")
+        assert result.returncode == 0, result.stderr
+        assert "ok: 300 documents in 1 collections" in result.stdout
+        listed = json.loads(run_ops(environ, "backups", "--json").stdout)
+        assert [b["documents"] for b in listed] == [300] and listed[0]["verified"] is True
+        Path(listed[0]["file"]).unlink()
+        assert json.loads(run_ops(environ, "backups", "--json").stdout) == []
+    finally:
+        collector.send_signal(signal.SIGTERM)
+        assert collector.wait(30) == 0
+
+
+def test_sigkill_mid_backup_then_restart(env: dict[str, str], mongo_own: Any,
+                                         tmp_path: Path) -> None:
+    db = "big"
+    blob = Binary(os.urandom(64 * 1024))
+    for batch in range(6):
+        seed(mongo_own.uri, db, {f"c{batch}": [{"n": i, "blob": blob} for i in range(400)]})
+    environ = {**env, "MONGO_URI": mongo_own.uri, "BACKUP_DATABASES": db,
+               "ENABLE_AUTO_BACKUP": "true", "SAMPLE_INTERVAL_SECONDS": "1"}
+    backup_dir = Path(env["OPS_DATA_DIR"]) / "backups"
+    store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
+    log = tmp_path / "collector.log"
+
+    first = start_collector(environ, log)  # no backup yet: the catch-up starts at once
+    wait_until(lambda: list(backup_dir.glob("*.partial")), what="a dump in progress")
+    first.send_signal(signal.SIGKILL)
+    first.wait(30)
+    assert store.job(1).status == "running", "nobody could mark it: the worker was killed"
+    assert list(backup_dir.glob("*.partial"))
+
+    second = start_collector(environ, log)
+    try:
+        wait_until(lambda: (store.job(2) is not None and not store.job(2).active),
+                   what="the catch-up backup after restart")
+        assert store.job(1).status == "interrupted"
+        assert store.job(2).status == "ok", store.job(2).error
+        assert store.job(2).requested_by == "catch-up"
+        assert not list(backup_dir.glob("*.partial"))
+        assert [b.documents for b in list_backups(backup_dir)] == [2400]
+        assert "backup_interrupted" in event_kinds(store)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(30) == 0
+
+
+@pytest.mark.parametrize("target", ["id", "path"])
+def test_verify_command_names_a_corrupted_byte(env: dict[str, str], shared_mongo: Any,
+                                               target: str) -> None:
+    db = unique_db("corrupt")
+    seed(shared_mongo.uri, db, {"items": [{"n": i, "text": "نص عربي"} for i in range(200)]})
+    settings = settings_for(env, shared_mongo.uri, db)
+    manifest = dump(shared_mongo.uri, settings.backup_dir, [db])
+    path = settings.backup_dir / manifest.file
+    environ = {**env, "MONGO_URI": shared_mongo.uri}
+    name = manifest.id if target == "id" else str(path)
+    assert run_ops(environ, "verify", name).returncode == 0
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    result = run_ops(environ, "verify", name)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "sha256" in result.stderr or "offset" in result.stderr
