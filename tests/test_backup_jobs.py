@@ -35,7 +35,8 @@ def settings_for(env: dict[str, str], uri: str, db: str, **extra: str) -> Settin
                          env_file=None)
 
 
-def run_ops(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_ops(env: dict[str, str], *args: str,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ops", *args], cwd=ROOT,
                           env={**os.environ, **env}, capture_output=True, text=True,
                           timeout=timeout)
