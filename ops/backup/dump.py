@@ -10,9 +10,12 @@ constant whatever the size of the database.
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import logging
 import os
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -62,6 +65,7 @@ BATCH_SIZE = 1000
 PROGRESS_INTERVAL_S = 0.5
 SERVER_SELECTION_TIMEOUT_MS = 5_000
 SOCKET_TIMEOUT_MS = 120_000
+WRITE_QUEUE_DEPTH = 8
 
 
 @dataclass(frozen=True)
@@ -280,24 +284,84 @@ def _uuid_hex(value: object) -> str | None:
 def _write_archive(client: MongoClient[Any], prelude: Prelude, plan: list[_Planned],
                    partial: Path, gzip_level: int,
                    progress: _Progress) -> tuple[list[NamespaceSummary], str, int]:
-    summaries = []
     with open(partial, "xb") as raw:
         hashing = _HashingFile(raw)
-        with gzip_writer(hashing, gzip_level) as gz:  # type: ignore[arg-type]
-            writer = ArchiveWriter(gz, prelude)
+        with (gzip_writer(hashing, gzip_level) as gz,  # type: ignore[arg-type]
+              _WriterThread(ArchiveWriter(gz, prelude)) as writer):
             progress.emit(force=True)
             for item in plan:
-                summaries.append(_write_collection(client, writer, item, progress, hashing))
+                _write_collection(client, writer, item, progress, hashing)
+                progress.documents = writer.documents
         raw.flush()
         os.fsync(raw.fileno())
     progress.bytes_written = hashing.size
     progress.current = None
     progress.emit(force=True)
-    return summaries, hashing.sha256.hexdigest(), hashing.size
+    return writer.summaries, hashing.sha256.hexdigest(), hashing.size
 
 
-def _write_collection(client: MongoClient[Any], writer: ArchiveWriter, item: _Planned,
-                      progress: _Progress, hashing: _HashingFile) -> NamespaceSummary:
+class _WriterThread:
+    """Checksums, compresses and writes on a second thread while this one reads batches.
+
+    zlib and file writes release the GIL, so compression overlaps the network reads.
+    The queue is short, so memory stays a few batches; a write error (a full disk) is
+    raised in the reading thread at its next call.
+    """
+
+    def __init__(self, writer: ArchiveWriter, depth: int = WRITE_QUEUE_DEPTH) -> None:
+        self._writer = writer
+        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._run, name="backup-writer", daemon=True)
+        self.error: BaseException | None = None
+        self.documents = 0
+        self.summaries: list[NamespaceSummary] = []
+
+    def __enter__(self) -> _WriterThread:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if kind is None:
+            self._raise_error()
+
+    def _run(self) -> None:
+        while (task := self._queue.get()) is not None:
+            if self.error is None:  # after a failure keep draining so put() never blocks
+                try:
+                    task()
+                except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
+                    self.error = exc
+            self._queue.task_done()
+        self._queue.task_done()
+
+    def _raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _submit(self, task: Callable[[], None]) -> None:
+        self._raise_error()
+        self._queue.put(task)
+
+    def begin(self, db: str, collection: str) -> None:
+        self._submit(functools.partial(self._writer.begin, db, collection))
+
+    def write(self, batch: bytes) -> None:
+        self._submit(functools.partial(self._write, batch))
+
+    def _write(self, batch: bytes) -> None:
+        self.documents += self._writer.write_documents(batch)
+
+    def end(self) -> None:
+        """Close the collection and wait for it, so progress at its end is exact."""
+        self._submit(lambda: self.summaries.append(self._writer.end()))
+        self._queue.join()
+        self._raise_error()
+
+
+def _write_collection(client: MongoClient[Any], writer: _WriterThread, item: _Planned,
+                      progress: _Progress, hashing: _HashingFile) -> None:
     meta = item.meta
     progress.current = meta.namespace
     progress.emit(force=True)
@@ -305,13 +369,15 @@ def _write_collection(client: MongoClient[Any], writer: ArchiveWriter, item: _Pl
     if not meta.is_view:  # a view is an empty block: mongorestore creates it from that
         cursor = client[meta.db][meta.collection].find_raw_batches({}, batch_size=BATCH_SIZE)
         for batch in cursor:
-            progress.documents += writer.write_documents(batch)
+            writer.write(batch)
+            progress.documents = writer.documents
             progress.bytes_written = hashing.size
             progress.emit()
-    summary = writer.end()
+    writer.end()
+    progress.documents = writer.documents
+    progress.bytes_written = hashing.size
     progress.done += 1
     progress.emit(force=True)
-    return summary
 
 
 def _database_names(requested: list[str] | None, plan: list[_Planned]) -> list[str]:
