@@ -6,10 +6,17 @@ session (`__main__`), it draws the frame and the page navigation.
 """
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from ops.api import routes as api_routes
+from ops.downloads import routes as download_routes
 
-app = st.App("streamlit_app.py", routes=api_routes())
+app = st.App("streamlit_app.py", routes=[*api_routes(), *download_routes()])
+
+# Pages are declared with st.navigation below. Without this, a server whose first
+# visitor opens a page URL (say a bookmarked /history) would fall back to Streamlit's
+# older automatic scan of pages/, list every module there, and skip this frame.
+PagesManager.uses_pages_directory = False
 
 if __name__ == "__main__":
     st.set_page_config(page_title="Ops dashboard", page_icon=":material/monitor_heart:",
@@ -17,5 +24,6 @@ if __name__ == "__main__":
     navigation = st.navigation([
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:",
                 default=True),
+        st.Page("pages/history.py", title="History", icon=":material/show_chart:"),
     ])
     navigation.run()

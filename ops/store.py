@@ -342,12 +342,14 @@ class Store:
         return (row[0], row[1]) if row[0] is not None else None
 
     def series(self, start_ts: int, end_ts: int, gauges: Sequence[str] = (),
-               counters: Sequence[str] = (), max_points: int = 1500) -> list[dict[str, Any]]:
+               counters: Sequence[str] = (), max_points: int = 1500,
+               peaks: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """At most `max_points` buckets over [start_ts, end_ts], aggregated in SQL.
 
-        Each gauge `g` gives `g` (average) and `g_max`; each counter `c` (stored as
-        `c_delta`) gives `c_sum` and `c_per_s`, the exact rate over the bucket: summed
-        deltas over the summed seconds that had a delta. Empty buckets are left out, so
+        Each gauge `g` gives `g` (average) and, when it is in `peaks` (default: every
+        gauge), `g_max`; each counter `c` (stored as `c_delta`) gives `c_sum` and
+        `c_per_s`, the exact rate over the bucket: summed deltas over the summed seconds
+        that had a delta. Empty buckets are left out, so
         a chart shows a gap where nothing was sampled.
 
         Each bucket is one range scan of the rowid (a correlated subquery returning a JSON
@@ -356,7 +358,8 @@ class Store:
         """
         width = max(1, -(-(end_ts - start_ts + 1) // max(1, max_points)))
         buckets = -(-(end_ts - start_ts + 1) // width)
-        names, aggregates = self._aggregates(gauges, counters)
+        names, aggregates = self._aggregates(gauges, counters,
+                                             gauges if peaks is None else peaks)
         sql = (
             "WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i < :last) "
             f"SELECT i, (SELECT json_array(count(*), {', '.join(aggregates)}) FROM samples "
@@ -367,25 +370,36 @@ class Store:
         for index, packed in self.conn.execute(sql, params):
             count, *values = json.loads(packed)
             if count:
-                rows.append({"ts": start_ts + index * width, "samples": count,
-                             **dict(zip(names, values[:len(names)], strict=True))})
+                row = {"ts": start_ts + index * width, "samples": count,
+                       **dict(zip(names, values[:len(names)], strict=True))}
+                rows.append(_with_rates(row, counters))
         return rows
 
-    def _aggregates(self, gauges: Sequence[str],
-                    counters: Sequence[str]) -> tuple[list[str], list[str]]:
+    def _aggregates(self, gauges: Sequence[str], counters: Sequence[str],
+                    peaks: Sequence[str]) -> tuple[list[str], list[str]]:
         known = self.columns()
         names: list[str] = []
         sql: list[str] = []
         for gauge in map(_safe, gauges):
             col = gauge if gauge in known else "NULL"
-            names += [gauge, f"{gauge}_max"]
-            sql += [f"avg({col})", f"max({col})"]
+            names.append(gauge)
+            sql.append(f"avg({col})")
+            if gauge in peaks:
+                names.append(f"{gauge}_max")
+                sql.append(f"max({col})")
         for counter in map(_safe, counters):
             delta = f"{counter}_delta" if f"{counter}_delta" in known else "NULL"
-            names += [f"{counter}_sum", f"{counter}_per_s"]
-            sql += [f"sum({delta})",
-                    f"sum({delta}) / sum(CASE WHEN {delta} IS NOT NULL THEN dt_s END)"]
+            names += [f"{counter}_sum", f"{counter}_seconds"]
+            sql += [f"sum({delta})", f"sum(CASE WHEN {delta} IS NOT NULL THEN dt_s END)"]
         return names, sql or ["NULL"]
+
+
+def _with_rates(row: dict[str, Any], counters: Sequence[str]) -> dict[str, Any]:
+    """Each counter's rate: its summed deltas over the seconds those deltas cover."""
+    for counter in counters:
+        total, seconds = row[f"{counter}_sum"], row.pop(f"{counter}_seconds")
+        row[f"{counter}_per_s"] = total / seconds if total is not None and seconds else None
+    return row
 
 
 def _safe(name: str) -> str:

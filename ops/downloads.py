@@ -1,0 +1,95 @@
+"""Backup downloads: short-lived signed links, served by a route streaming from disk.
+
+The page makes the link after login; the route checks the signature and the expiry,
+looks the id up in the catalogue (never a path from the request) and streams the file
+in chunks, so a backup of several gigabytes never sits in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ops.backup.catalogue import list_backups
+from ops.config import Settings, SettingsError, load_settings
+
+LINK_SECONDS = 300
+KEY_FILE = ".download-key"
+BACKUP_ID = re.compile(r"mongo-\d{8}T\d{6}Z")
+PATH = "/api/backups/{backup_id}/download"
+
+
+def signing_key(data_dir: Path) -> bytes:
+    """A random key kept beside the database, made once with owner-only permissions."""
+    path = data_dir / KEY_FILE
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_bytes()
+        with os.fdopen(fd, "wb") as out:
+            out.write(key)
+        return key
+
+
+def _signature(key: bytes, backup_id: str, expires: int) -> str:
+    return hmac.new(key, f"{backup_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def signed_link(settings: Settings, backup_id: str, now: float | None = None,
+                seconds: int = LINK_SECONDS) -> str:
+    expires = int((now if now is not None else time.time()) + seconds)
+    signature = _signature(signing_key(settings.ops_data_dir), backup_id, expires)
+    query = urlencode({"expires": expires, "signature": signature})
+    return PATH.format(backup_id=backup_id) + "?" + query
+
+
+def check_link(settings: Settings, backup_id: str, expires: str, signature: str,
+               now: float | None = None) -> str | None:
+    """None when the link is valid, else why not (for the error body)."""
+    if not BACKUP_ID.fullmatch(backup_id) or not expires.isdigit():
+        return "not a backup link"
+    expected = _signature(signing_key(settings.ops_data_dir), backup_id, int(expires))
+    if not hmac.compare_digest(expected, signature):
+        return "bad signature"
+    if int(expires) < (now if now is not None else time.time()):
+        return "link expired: make a new one on the Backups page"
+    return None
+
+
+def _refuse(status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def download(request: Request) -> Response:
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        return _refuse(500, str(error))
+    backup_id = request.path_params["backup_id"]
+    problem = check_link(settings, backup_id, request.query_params.get("expires", ""),
+                         request.query_params.get("signature", ""))
+    if problem is not None:
+        return _refuse(403, problem)
+    entry = next((e for e in list_backups(settings.backup_dir) if e.id == backup_id), None)
+    if entry is None:
+        return _refuse(404, f"no backup {backup_id}")
+    return FileResponse(entry.file, media_type="application/gzip", filename=entry.file.name)
+
+
+def routes() -> list[BaseRoute]:
+    return [Route(PATH, download)]

@@ -1,0 +1,124 @@
+"""What the History page draws: chart definitions, bucketed series, periods of downtime.
+
+Each chart names the stored gauges and counters it needs; the store aggregates them in
+SQL (at most ~1,500 points whatever the range). Ratios such as the Redis hit rate are
+computed per bucket from summed hits and misses, never averaged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pandas as pd
+
+from ops.store import Store
+
+MAX_POINTS = 1500
+
+RANGES: dict[str, timedelta] = {
+    "15 min": timedelta(minutes=15), "1 h": timedelta(hours=1), "6 h": timedelta(hours=6),
+    "24 h": timedelta(hours=24), "7 d": timedelta(days=7), "30 d": timedelta(days=30),
+}
+
+
+@dataclass(frozen=True)
+class Line:
+    column: str  # a key of the series rows
+    label: str
+    peak: bool = False  # the bucket maximum, drawn dotted
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    unit: str
+    source: str  # whose downtime is shaded
+    lines: tuple[Line, ...]
+
+
+OPS = ("insert", "query", "update", "delete", "getmore", "command")
+
+CHARTS: tuple[Chart, ...] = (
+    Chart("Memory used", "%", "host", (Line("host_mem_used_pct", "average"),
+                                       Line("host_mem_used_pct_max", "peak", peak=True))),
+    Chart("CPU", "%", "host", (Line("host_cpu_pct", "average"),
+                               Line("host_cpu_pct_max", "peak", peak=True))),
+    Chart("Load average", "processes", "host",
+          (Line("host_load_1", "1 min"), Line("host_load_5", "5 min"),
+           Line("host_load_15", "15 min"))),
+    Chart("Redis hit rate", "%", "redis", (Line("redis_hit_rate_pct", "hits / lookups"),)),
+    Chart("Redis operations", "per second", "redis",
+          (Line("redis_commands_per_s", "commands/s"),)),
+    Chart("Redis memory", "MB", "redis", (Line("redis_used_memory_mb", "used"),
+                                          Line("redis_used_memory_peak_mb", "peak since start"))),
+    Chart("Redis fragmentation", "ratio", "redis",
+          (Line("redis_fragmentation_ratio", "resident / used"),)),
+    Chart("MongoDB connections", "connections", "mongo",
+          (Line("mongo_connections_current", "current"),)),
+    Chart("MongoDB operations", "per second", "mongo",
+          tuple(Line(f"mongo_op_{op}_per_s", op) for op in OPS)),
+    Chart("API latency", "ms", "api", (Line("api_latency_ms", "average"),
+                                       Line("api_latency_ms_max", "slowest", peak=True))),
+)
+
+COUNTERS = ("redis_keyspace_hits", "redis_keyspace_misses", "redis_commands",
+            *(f"mongo_op_{op}" for op in OPS))
+
+
+def _needed() -> tuple[list[str], list[str]]:
+    """The gauges (averaged) and peaks (maxima) the charts draw."""
+    rate_columns = {f"{c}_per_s" for c in COUNTERS} | {"redis_hit_rate_pct"}
+    gauges, peaks = [], []
+    for line in (line for chart in CHARTS for line in chart.lines):
+        if line.peak:
+            peaks.append(line.column.removesuffix("_max"))
+        elif line.column not in rate_columns:
+            gauges.append(line.column)
+    return gauges, peaks
+
+
+def hit_rate(hits: float | None, misses: float | None) -> float | None:
+    """Hits over lookups, in %, from summed counts (None when there were no lookups)."""
+    if hits is None or misses is None or hits + misses == 0:
+        return None
+    return 100 * hits / (hits + misses)
+
+
+def history_frame(store: Store, start_ts: int, end_ts: int,
+                  max_points: int = MAX_POINTS) -> pd.DataFrame:
+    """Every charted series over the range in one SQL pass, one row per bucket."""
+    gauges, peaks = _needed()
+    rows = store.series(start_ts, end_ts, gauges, COUNTERS, max_points, peaks=peaks)
+    for row in rows:
+        row["redis_hit_rate_pct"] = hit_rate(row["redis_keyspace_hits_sum"],
+                                             row["redis_keyspace_misses_sum"])
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame.insert(0, "time", pd.to_datetime(frame["ts"], unit="ms", utc=True))
+    return frame
+
+
+def down_periods(store: Store, source: str, start_ts: int,
+                 end_ts: int) -> list[tuple[int, int]]:
+    """[(from, to)] when `source` was down inside the range, from its up/down events."""
+    before = store.events(0, start_ts - 1, sources=[source], limit=1)
+    down_since = start_ts if before and before[0].kind == "down" else None
+    periods = []
+    for event in reversed(store.events(start_ts, end_ts, sources=[source], limit=100_000)):
+        if event.kind == "down" and down_since is None:
+            down_since = event.ts
+        elif event.kind == "up" and down_since is not None:
+            periods.append((down_since, event.ts))
+            down_since = None
+    if down_since is not None:
+        periods.append((down_since, end_ts))
+    return periods
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """The charted range as CSV: UTC time first, then every series."""
+    if frame.empty:
+        return ""
+    out = frame.drop(columns=["ts"]).rename(columns={"time": "time_utc"})
+    return out.to_csv(index=False)
