@@ -1,9 +1,161 @@
-"""Starlette routes for the JSON endpoints and /metrics, mounted on the dashboard server."""
+"""Starlette routes for the JSON endpoints and /metrics, mounted on the dashboard server.
+
+Every answer is built from what the store holds (the collector's latest sample): no
+service is ever probed here, so the endpoints answer in milliseconds while MongoDB or
+Redis hang. The SQLite reads run in the thread pool, on one Store per thread (WAL: they
+never wait for the collector). Settings are read per request (cheap), so a changed
+`.env` or token takes effect without a restart.
+
+- The four `/api/monitoring/...` endpoints answer 200 when the report's status is "OK"
+  and 503 with the same JSON body otherwise (a configured service down, or the collector
+  stale); see ops.report for the shapes.
+- `/metrics` always answers 200 while it can read the store: Prometheus counts any other
+  status as a failed scrape and would drop the very series that say what is down.
+- With OPS_API_TOKEN set, everything but `/api/monitoring/health/detailed` needs
+  `Authorization: Bearer <token>`; otherwise 401 with a JSON error.
+- Errors are one line of JSON (`{"error": ...}`); settings errors are already masked and
+  no URI is ever put into a body.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import hmac
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ops import metrics, report
+from ops.config import Settings, SettingsError, load_settings
+from ops.report import Snapshot
+from ops.store import Store
+
+log = logging.getLogger("ops.api")
+
+PREFIX = "/api/monitoring"
+NO_STORE = {"Cache-Control": "no-store"}
+REDIS_INTERVAL_COUNTERS = ("keyspace_hits", "keyspace_misses")
+
+Builder = Callable[[Snapshot, Settings], dict[str, Any]]
+
+_local = threading.local()
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def store_for(path: Path) -> Store:
+    """This thread's Store for `path`: opened (and migrated) once per thread, not per call."""
+    stores: dict[Path, Store] | None = getattr(_local, "stores", None)
+    if stores is None:
+        stores = _local.stores = {}
+    store = stores.get(path)
+    if store is None:
+        store = stores[path] = Store(path)
+    return store
+
+
+def read_snapshot(store: Store, now_ts: int) -> Snapshot:
+    """The latest readings, the heartbeat, and the newest sample's Redis deltas."""
+    latest = store.latest()
+    interval: dict[str, float | None] = {}
+    redis = latest.get("redis")
+    if redis is not None and redis.up:
+        counters = [f"redis_{name}" for name in REDIS_INTERVAL_COUNTERS]
+        rows = store.series(redis.ts, redis.ts, counters=counters, max_points=1)
+        if rows:
+            interval = {name: rows[0][f"redis_{name}_sum"] for name in REDIS_INTERVAL_COUNTERS}
+    return Snapshot(now_ts, latest, store.heartbeat(), interval)
+
+
+def authorized(header: str | None, settings: Settings) -> bool:
+    """No token configured, or `Bearer <token>` matching it (in constant time)."""
+    if settings.ops_api_token is None:
+        return True
+    scheme, _, given = (header or "").strip().partition(" ")
+    expected = settings.ops_api_token.reveal().encode()
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers={**NO_STORE,
+                                                                        **(headers or {})})
+
+
+def _unauthorized() -> JSONResponse:
+    return _error(401, "unauthorized: send the header Authorization: Bearer <OPS_API_TOKEN>",
+                  {"WWW-Authenticate": 'Bearer realm="ops"'})
+
+
+def _guarded(answer: Callable[[Settings, str | None], Response]) -> Callable[[str | None],
+                                                                              Response]:
+    """Settings loaded and store errors turned into one-line JSON errors."""
+
+    def run(header: str | None) -> Response:
+        try:
+            settings = load_settings()
+        except SettingsError as err:
+            return _error(500, str(err))
+        try:
+            return answer(settings, header)
+        except (sqlite3.Error, OSError) as err:
+            log.warning("store unreadable: %s", err)
+            return _error(500, f"the metrics store cannot be read: {err}")
+
+    return run
+
+
+def json_endpoint(build: Builder, public: bool = False) -> Callable[[Request], Any]:
+    """An endpoint answering `build(snapshot, settings)`, 503 unless the status is OK."""
+
+    def answer(settings: Settings, header: str | None) -> Response:
+        if not public and not authorized(header, settings):
+            return _unauthorized()
+        snapshot = read_snapshot(store_for(settings.database_path), now_ms())
+        status = report.http_status(report.overall_status(snapshot, settings))
+        return JSONResponse(build(snapshot, settings), status_code=status, headers=NO_STORE)
+
+    run = _guarded(answer)
+
+    async def endpoint(request: Request) -> Response:
+        return await run_in_threadpool(run, request.headers.get("authorization"))
+
+    return endpoint
+
+
+def _prometheus(settings: Settings, header: str | None) -> Response:
+    if not authorized(header, settings):
+        return _unauthorized()
+    store = store_for(settings.database_path)
+    now = now_ms()
+    body = metrics.exposition(read_snapshot(store, now), settings,
+                              metrics.read_backup_facts(store, settings, now))
+    return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4, headers=NO_STORE)
+
+
+_run_prometheus = _guarded(_prometheus)
+
+
+async def prometheus_endpoint(request: Request) -> Response:
+    return await run_in_threadpool(_run_prometheus, request.headers.get("authorization"))
 
 
 def routes() -> list[BaseRoute]:
-    return []
+    return [
+        Route(f"{PREFIX}/health/detailed", json_endpoint(report.health_detailed, public=True),
+              methods=["GET"]),
+        Route(f"{PREFIX}/metrics", json_endpoint(report.metrics), methods=["GET"]),
+        Route(f"{PREFIX}/dashboard", json_endpoint(report.dashboard), methods=["GET"]),
+        Route(f"{PREFIX}/cache/stats", json_endpoint(report.cache_stats), methods=["GET"]),
+        Route("/metrics", prometheus_endpoint, methods=["GET"]),
+    ]
