@@ -25,5 +25,8 @@ if __name__ == "__main__":
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:",
                 default=True),
         st.Page("pages/history.py", title="History", icon=":material/show_chart:"),
+        st.Page("pages/backups.py", title="Backups", icon=":material/backup:"),
+        st.Page("pages/cache.py", title="Cache", icon=":material/bolt:"),
+        st.Page("pages/database.py", title="Database", icon=":material/database:"),
     ])
     navigation.run()

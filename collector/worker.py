@@ -22,6 +22,7 @@ from filelock import Timeout
 from ops.backup.catalogue import list_backups, remove_partials
 from ops.backup.jobs import JobRunner, backup_lock
 from ops.backup.schedule import catch_up_due, next_run
+from ops.backup.status import NEXT_BACKUP_KEY
 from ops.config import Settings
 from ops.store import Job, Store
 
@@ -29,7 +30,6 @@ log = logging.getLogger("collector.worker")
 
 POLL_SECONDS = 0.5
 OTHER_HOST_SILENCE_MS = 60_000
-NEXT_BACKUP_KEY = "next_backup_ts"
 
 
 class JobWorker:

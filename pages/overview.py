@@ -7,7 +7,9 @@ from datetime import timedelta
 import streamlit as st
 
 from ops import formatting
+from ops.backup.status import summary
 from ops.overview import collector_state, host_figures, service_tiles
+from ops.sources.configured import EXAMPLE_FOR, SETTING_FOR
 from pages.common import now_ms, settings_or_stop, store
 
 settings = settings_or_stop()
@@ -29,7 +31,11 @@ def live() -> None:
         with column.container(border=True):
             colour = STATE_COLOURS.get(tile.state, "gray")
             st.markdown(f"**{tile.label}** &nbsp; :{colour}-badge[{tile.state}]")
-            st.markdown(tile.figure)
+            if tile.state == "not configured":
+                st.markdown(f"Not watched. Set `{SETTING_FOR[tile.source]}`, e.g.  \n"
+                            f"`{SETTING_FOR[tile.source]}={EXAMPLE_FOR[tile.source]}`")
+            else:
+                st.markdown(tile.figure)
             if tile.since:
                 st.caption(f"{tile.state} for {tile.since}" + (f" · {tile.detail}"
                                                                 if tile.detail else ""))
@@ -52,7 +58,25 @@ def live() -> None:
     cols[3].metric("Data disk used", formatting.percent(host.get("disk_used_pct"), 1))
     cols[3].caption(f"{formatting.megabytes(host.get('disk_free_mb'))} free")
     cols[4].metric("Collector memory", formatting.megabytes(host.get("process_rss_mb")))
+    backups(now)
     st.caption(collector.message)
+
+
+def backups(now: int) -> None:
+    st.subheader("Backups")
+    if settings.mongo_uri is None:
+        st.caption("No backups: MongoDB is not watched (set `MONGO_URI`).")
+        return
+    state = summary(settings, db)
+    cols = st.columns(3)
+    cols[0].metric("Last backup", state.last_text(now).split(",")[0])
+    cols[0].caption(state.last_text(now))
+    good = state.last_good
+    cols[1].metric("Last good backup", formatting.age(
+        int(good.created.timestamp() * 1000), now) if good else "none")
+    cols[2].metric("Next scheduled", state.next_text(settings).split(" ", 1)[-1]
+                   if settings.enable_auto_backup else "off")
+    cols[2].caption(state.next_text(settings))
 
 
 live()

@@ -39,9 +39,8 @@ def test_empty_store_says_collector_not_started(monkeypatch: pytest.MonkeyPatch,
     assert not app.exception
     shown = texts(app)
     assert "collector has not written a sample yet" in shown
-    assert "not watched: set MONGO_URI" in shown
-    assert "not watched: set REDIS_URL" in shown
-    assert "not watched: set API_HEALTH_URL" in shown
+    for name in ("MONGO_URI", "REDIS_URL", "API_HEALTH_URL"):
+        assert f"Not watched. Set `{name}`" in shown
 
 
 def test_live_data_and_a_service_that_went_down(monkeypatch: pytest.MonkeyPatch,

@@ -1,0 +1,78 @@
+"""What the pages say about backups: the last one, the next one, a job in words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ops import formatting
+from ops.backup.catalogue import BackupEntry, list_backups
+from ops.config import Settings
+from ops.store import Job, Store
+
+NEXT_BACKUP_KEY = "next_backup_ts"
+
+
+@dataclass(frozen=True)
+class BackupSummary:
+    last: BackupEntry | None
+    last_good: BackupEntry | None
+    next_ts: int | None
+    count: int
+
+    def last_text(self, now_ts: int) -> str:
+        if self.last is None:
+            return "none yet"
+        age = formatting.age(int(self.last.created.timestamp() * 1000), now_ts)
+        return f"{age}, {formatting.size(self.last.size_bytes)}, {self.last.status}"
+
+    def next_text(self, settings: Settings) -> str:
+        if not settings.enable_auto_backup:
+            return "automatic backups off (ENABLE_AUTO_BACKUP=false)"
+        if self.next_ts is None:
+            return f"daily at {settings.backup_time:%H:%M} {settings.backup_timezone.key}"
+        when = datetime.fromtimestamp(self.next_ts / 1000, settings.backup_timezone)
+        return f"{when:%Y-%m-%d %H:%M} {settings.backup_timezone.key}"
+
+
+def summary(settings: Settings, store: Store) -> BackupSummary:
+    entries = list_backups(settings.backup_dir)
+    good = next((e for e in entries if e.ok), None)
+    return BackupSummary(entries[0] if entries else None, good,
+                         store.state(NEXT_BACKUP_KEY), len(entries))
+
+
+def describe_job(job: Job) -> str:
+    """One line for a job: what it is doing, or how it ended."""
+    what = f"{job.kind} job {job.id}"
+    p = job.progress or {}
+    if job.status == "queued":
+        return f"{what} is queued (waiting for the collector)"
+    if job.status == "running":
+        if "waiting" in p:
+            return f"{what}: {p['waiting']}"
+        total = p.get("documents_estimated") or p.get("documents_total") or "?"
+        current = f", now {p['current']}" if p.get("current") else ""
+        return (f"{what} running: {p.get('collections_done', 0)}/"
+                f"{p.get('collections_total', '?')} collections, "
+                f"{p.get('documents_done', 0):,} of ~{total:,} documents{current}"
+                if isinstance(total, int) else
+                f"{what} running: {p.get('collections_done', 0)} collections done")
+    if job.status == "ok":
+        r = job.result or {}
+        if job.kind == "backup":
+            return (f"{what} finished: {r.get('file')}, {r.get('documents_total', 0):,} "
+                    f"documents, {formatting.size(r.get('size_bytes'))}, verified")
+        if job.kind == "restore":
+            return (f"{what} finished: {r.get('documents', 0):,} documents restored into "
+                    f"{r.get('to_db')}")
+        return f"{what} finished: {r.get('backup')} is intact ({r.get('documents', 0):,} documents)"
+    return f"{what} {job.status}: {job.error or 'no detail'}"
+
+
+def fraction_done(job: Job) -> float | None:
+    p = job.progress or {}
+    total = p.get("documents_estimated") or p.get("documents_total")
+    if not total:
+        return None
+    return min(1.0, p.get("documents_done", 0) / total)

@@ -1,0 +1,62 @@
+"""Figures for the Cache and Database pages: the latest reading plus totals over a range."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ops import formatting
+from ops.history import OPS, hit_rate
+from ops.store import Latest, Store
+
+REDIS_COUNTERS = ("keyspace_hits", "keyspace_misses", "commands", "evicted_keys",
+                  "expired_keys", "connections_received")
+MONGO_COUNTERS = tuple(f"op_{op}" for op in OPS)
+
+
+@dataclass(frozen=True)
+class Detail:
+    """A source's latest reading, and its counters summed over a range."""
+
+    latest: Latest | None
+    totals: dict[str, Any]
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return self.latest.reading.get("values", {}) if self.latest else {}
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return self.latest.reading.get("info", {}) if self.latest else {}
+
+    def value(self, name: str, digits: int = 0, unit: str = "") -> str:
+        number = self.values.get(name)
+        return "n/a" if number is None else f"{number:,.{digits}f}{unit}"
+
+    def state(self, now_ts: int) -> str:
+        if self.latest is None:
+            return "no sample yet"
+        since = formatting.age(self.latest.since_ts, now_ts).replace(" ago", "")
+        return f"{'UP' if self.latest.up else 'DOWN'} for {since}"
+
+
+def totals(store: Store, source: str, counters: tuple[str, ...], start_ts: int,
+           end_ts: int) -> dict[str, Any]:
+    """Each counter's sum and rate over the whole range (one bucket)."""
+    names = [f"{source}_{c}" for c in counters]
+    rows = store.series(start_ts, end_ts, counters=names, max_points=1)
+    row = rows[0] if rows else {}
+    found = {c: row.get(f"{source}_{c}_sum") for c in counters}
+    found.update({f"{c}_per_s": row.get(f"{source}_{c}_per_s") for c in counters})
+    return found
+
+
+def redis_detail(store: Store, start_ts: int, end_ts: int) -> Detail:
+    found = totals(store, "redis", REDIS_COUNTERS, start_ts, end_ts)
+    found["hit_rate_pct"] = hit_rate(found["keyspace_hits"], found["keyspace_misses"])
+    return Detail(store.latest().get("redis"), found)
+
+
+def mongo_detail(store: Store, start_ts: int, end_ts: int) -> Detail:
+    return Detail(store.latest().get("mongo"), totals(store, "mongo", MONGO_COUNTERS,
+                                                      start_ts, end_ts))

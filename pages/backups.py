@@ -1,0 +1,125 @@
+"""Backups: the catalogue, downloads, Backup now with live progress, verify, restore."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+
+from ops import formatting
+from ops.backup.catalogue import list_backups
+from ops.backup.status import describe_job, fraction_done, summary
+from ops.downloads import signed_link
+from ops.overview import collector_state
+from ops.sources.configured import how_to_watch
+from ops.store import Job
+from pages.common import now_ms, settings_or_stop, store
+
+settings = settings_or_stop()
+db = store(str(settings.database_path))
+
+st.title("Backups")
+
+if settings.mongo_uri is None:
+    st.info(f"MongoDB is {how_to_watch('mongo')}. Backups need it.", icon=":material/info:")
+
+state = summary(settings, db)
+now = now_ms()
+cols = st.columns(4)
+cols[0].metric("Last backup", state.last_text(now).split(",")[0])
+cols[0].caption(state.last_text(now))
+cols[1].metric("Next scheduled", state.next_text(settings).split(" ", 1)[-1]
+               if settings.enable_auto_backup else "off")
+cols[1].caption(state.next_text(settings))
+cols[2].metric("Retention", f"{settings.backup_retention_days} days")
+cols[2].caption("the newest good backup is always kept")
+cols[3].metric("Backups on disk", state.count)
+cols[3].caption(str(settings.backup_dir))
+
+
+def request(kind: str, params: dict[str, object] | None = None, join: bool = True) -> None:
+    job, created = db.request_job(kind, "dashboard", now_ms(), params, join=join)
+    st.session_state["followed_job"] = job.id
+    if not created:
+        st.toast(f"A {kind} is already {job.status}: following it")
+
+
+@st.fragment(run_every=timedelta(seconds=1))
+def follow_job() -> None:
+    job_id = st.session_state.get("followed_job")
+    job: Job | None = db.job(job_id) if job_id else None
+    if job is None:
+        return
+    collector = collector_state(db, settings, now_ms())
+    if job.active and not collector.running:
+        st.error(f"{collector.message}. The {job.kind} is queued and starts when the "
+                 "collector runs (`python -m collector`).", icon=":material/error:")
+        return
+    text = describe_job(job)
+    if job.active:
+        st.progress(fraction_done(job) or 0.0, text=text)
+        return
+    if st.session_state.get("shown_job_end") != job.id:
+        st.session_state["shown_job_end"] = job.id
+        st.rerun(scope="app")  # once: the catalogue and figures now include the result
+    if job.status == "ok":
+        st.success(text, icon=":material/check_circle:")
+    else:
+        st.error(text, icon=":material/error:")
+
+
+left, right = st.columns([1, 3])
+if left.button("Backup now", type="primary", disabled=settings.mongo_uri is None,
+               icon=":material/backup:"):
+    request("backup")
+right.caption("The collector runs the backup; this page follows it. A request while a "
+              "backup runs joins that backup.")
+follow_job()
+
+entries = list_backups(settings.backup_dir)
+st.subheader("Catalogue")
+if not entries:
+    st.caption(f"No backups in {settings.backup_dir} yet.")
+else:
+    table = pd.DataFrame([{
+        "created (UTC)": e.created.strftime("%Y-%m-%d %H:%M:%S"),
+        "size": formatting.size(e.size_bytes),
+        "duration": f"{e.duration_s:.1f} s" if e.duration_s is not None else "",
+        "collections": e.collections, "documents": e.documents, "status": e.status,
+        "verified": e.verified, "download": signed_link(settings, e.id),
+    } for e in entries])
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "download": st.column_config.LinkColumn("download", display_text="download"),
+        "verified": st.column_config.CheckboxColumn("verified"),
+    })
+    st.caption("Download links are signed and work for 5 minutes; reload the page for new "
+               "ones. Restore a download anywhere with `mongorestore --gzip --archive=FILE`.")
+
+    ids = [e.id for e in entries]
+    with st.expander("Verify a backup", icon=":material/verified:"):
+        chosen = st.selectbox("Backup", ids, key="verify_backup")
+        st.caption("Checks the sha256 against the manifest, the gzip stream, the archive "
+                   "structure, each collection's CRC and every document.")
+        if st.button("Verify", key="verify_button"):
+            request("verify", {"backup": chosen}, join=False)
+            st.rerun()
+
+    with st.expander("Restore a backup", icon=":material/settings_backup_restore:"):
+        chosen = st.selectbox("Backup", ids, key="restore_backup")
+        target = st.text_input("Into database", key="restore_target",
+                               help="Restoring into a new name leaves the original alone")
+        drop = st.checkbox("Replace what is in that database (drop its collections first)",
+                           key="restore_drop")
+        typed = st.text_input("Type the database name again to confirm", key="restore_confirm")
+        ready = bool(target) and typed == target and settings.mongo_uri is not None
+        if st.button("Restore", type="primary", disabled=not ready, key="restore_button"):
+            request("restore", {"backup": chosen, "to_db": target, "drop": drop}, join=False)
+            st.rerun()
+
+events = db.events(0, now_ms(), sources=["backup"], limit=15)
+if events:
+    st.subheader("Recent backup events")
+    st.dataframe(pd.DataFrame([{
+        "when (UTC)": formatting.clock(e.ts), "event": e.kind.replace("_", " "),
+        "detail": e.message or ""} for e in events]), hide_index=True, width="stretch")

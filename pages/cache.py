@@ -1,0 +1,71 @@
+"""Cache: Redis in detail - hit rate, traffic, memory, keys."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ops import formatting
+from ops.detail import redis_detail
+from ops.history import RANGES
+from ops.sources.configured import how_to_watch
+from pages.common import now_ms, settings_or_stop, store
+
+settings = settings_or_stop()
+db = store(str(settings.database_path))
+
+st.title("Cache")
+if settings.redis_url is None:
+    st.info(f"Redis is {how_to_watch('redis')}.", icon=":material/info:")
+    st.stop()
+
+choice = st.segmented_control("Totals over", list(RANGES), default="1 h",
+                              key="cache_range") or "1 h"
+now = now_ms()
+detail = redis_detail(db, now - int(RANGES[choice].total_seconds() * 1000), now)
+if detail.latest is None:
+    st.warning("No Redis sample yet: is the collector running?")
+    st.stop()
+if not detail.latest.up:
+    st.error(f"Redis is down: {detail.latest.error}", icon=":material/error:")
+st.caption(f"{detail.state(now)} · version {detail.info.get('version', '?')} · uptime "
+           f"{formatting.uptime(detail.values.get('uptime_s'))} · role "
+           f"{detail.info.get('role', '?')} · {settings.redis_url}")
+
+t = detail.totals
+st.subheader("Hit rate")
+cols = st.columns(4)
+cols[0].metric("Since Redis started", formatting.percent(detail.values.get("hit_rate_total_pct")))
+cols[1].metric(f"Over {choice}", formatting.percent(t["hit_rate_pct"]))
+cols[2].metric(f"Hits ({choice})", f"{t['keyspace_hits'] or 0:,.0f}")
+cols[3].metric(f"Misses ({choice})", f"{t['keyspace_misses'] or 0:,.0f}")
+
+st.subheader("Traffic")
+cols = st.columns(4)
+cols[0].metric("Clients connected", detail.value("connected_clients"))
+cols[0].caption(f"{detail.value('blocked_clients')} blocked")
+cols[1].metric("Operations now", detail.value("ops_per_sec", unit="/s"))
+cols[2].metric(f"Commands/s ({choice})", f"{t['commands_per_s'] or 0:,.1f}")
+cols[2].caption(f"{t['commands'] or 0:,.0f} commands")
+cols[3].metric(f"Connections opened ({choice})", f"{t['connections_received'] or 0:,.0f}")
+
+st.subheader("Memory")
+cols = st.columns(4)
+cols[0].metric("Used", detail.value("used_memory_mb", 1, " MB"))
+cols[0].caption(f"peak {detail.value('used_memory_peak_mb', 1, ' MB')}")
+maxmemory = detail.values.get("maxmemory_mb") or 0
+cols[1].metric("Used of limit" if maxmemory else "Used of host memory",
+               formatting.percent(detail.values.get("memory_used_pct")))
+cols[1].caption(f"maxmemory {maxmemory:,.0f} MB" if maxmemory else
+                "no maxmemory set: % of the host's memory")
+cols[2].metric("Fragmentation", detail.value("fragmentation_ratio", 2))
+cols[2].caption("resident / used; above 1.5 wastes memory")
+cols[3].metric(f"Evicted / expired ({choice})",
+               f"{t['evicted_keys'] or 0:,.0f} / {t['expired_keys'] or 0:,.0f}")
+
+st.subheader("Keys")
+keys = detail.info.get("keys_per_db") or {}
+st.metric("Keys in all databases", detail.value("keys_total"))
+if keys:
+    st.dataframe(pd.DataFrame([{"database": name, **counts} for name, counts in keys.items()]),
+                 hide_index=True)

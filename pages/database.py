@@ -1,0 +1,61 @@
+"""Database: MongoDB in detail - connections, operations, memory, each database's size."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ops import formatting
+from ops.detail import MONGO_COUNTERS, mongo_detail
+from ops.history import RANGES
+from ops.sources.configured import how_to_watch
+from pages.common import now_ms, settings_or_stop, store
+
+settings = settings_or_stop()
+db = store(str(settings.database_path))
+
+st.title("Database")
+if settings.mongo_uri is None:
+    st.info(f"MongoDB is {how_to_watch('mongo')}.", icon=":material/info:")
+    st.stop()
+
+choice = st.segmented_control("Rates over", list(RANGES), default="1 h",
+                              key="database_range") or "1 h"
+now = now_ms()
+detail = mongo_detail(db, now - int(RANGES[choice].total_seconds() * 1000), now)
+if detail.latest is None:
+    st.warning("No MongoDB sample yet: is the collector running?")
+    st.stop()
+if not detail.latest.up:
+    st.error(f"MongoDB is down: {detail.latest.error}", icon=":material/error:")
+st.caption(f"{detail.state(now)} · version {detail.info.get('version', '?')} · uptime "
+           f"{formatting.uptime(detail.values.get('uptime_s'))} · "
+           f"{detail.info.get('host', '')}")
+
+cols = st.columns(4)
+cols[0].metric("Connections", detail.value("connections_current"))
+cols[0].caption(f"{detail.value('connections_available')} available")
+cols[1].metric("Ping", detail.value("ping_ms", 1, " ms"))
+cols[2].metric("Resident memory", detail.value("resident_mb", 0, " MB"))
+cols[3].metric("Documents", detail.value("objects_total"))
+cols[3].caption(f"{detail.value('data_size_mb_total', 1, ' MB')} data, "
+                f"{detail.value('storage_size_mb_total', 1, ' MB')} on disk")
+
+st.subheader(f"Operations per second over {choice}")
+rates = {name.removeprefix("op_"): detail.totals.get(f"{name}_per_s") for name in MONGO_COUNTERS}
+if all(rate is None for rate in rates.values()):
+    st.caption("No operation counters in this range (the server reports none, or no two "
+               "samples in a row).")
+else:
+    cols = st.columns(len(rates))
+    for col, (name, rate) in zip(cols, rates.items(), strict=True):
+        col.metric(name, f"{rate or 0:,.1f}")
+
+st.subheader("Databases")
+databases = detail.info.get("databases") or {}
+if databases:
+    st.dataframe(pd.DataFrame([{"database": name, **stats}
+                               for name, stats in databases.items()]), hide_index=True,
+                 width="stretch")
+else:
+    st.caption("No database statistics in the latest sample.")
