@@ -44,6 +44,7 @@ Choices where the seed has no Node process or is silent:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,7 +80,8 @@ class Snapshot:
 
 
 def _whole(value: float | None) -> int | None:
-    return None if value is None else round(value)
+    """Whole numbers rounded half up, as the seed's Math.round (Python's round is half-even)."""
+    return None if value is None else math.floor(value + 0.5)
 
 
 def _two(value: float | None) -> float | None:
