@@ -10,6 +10,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from ops.api import routes as api_routes
 from ops.downloads import routes as download_routes
+from pages.common import require_login, settings_or_stop
 
 app = st.App("streamlit_app.py", routes=[*api_routes(), *download_routes()])
 
@@ -21,6 +22,7 @@ PagesManager.uses_pages_directory = False
 if __name__ == "__main__":
     st.set_page_config(page_title="Ops dashboard", page_icon=":material/monitor_heart:",
                        layout="wide")
+    require_login(settings_or_stop())
     navigation = st.navigation([
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:",
                 default=True),

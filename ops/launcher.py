@@ -38,7 +38,14 @@ def hints(settings: Settings) -> list[str]:
     return [f"{name} {how_to_watch(name)}" for name, value in configured.items() if not value]
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def run_together(settings: Settings, port: int, address: str) -> int:
+    if address not in LOOPBACK and settings.ops_admin_password is None:
+        print(f"error: the dashboard would listen on {address} without a password: set "
+              "OPS_ADMIN_PASSWORD first, or keep the default 127.0.0.1", file=sys.stderr)
+        return 2
     children = [subprocess.Popen(collector_command(), cwd=ROOT),
                 subprocess.Popen(dashboard_command(port, address), cwd=ROOT)]
     stopping = False

@@ -6,6 +6,7 @@ import time
 
 import streamlit as st
 
+from ops.auth import LoginThrottle
 from ops.config import Settings, SettingsError, load_settings
 from ops.store import Store
 
@@ -30,3 +31,32 @@ def store(path: str) -> Store:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+@st.cache_resource
+def login_throttle() -> LoginThrottle:
+    """One throttle for the whole server, so guesses from many sessions add up."""
+    return LoginThrottle()
+
+
+def require_login(settings: Settings) -> None:
+    """With OPS_ADMIN_PASSWORD set, show only the login form until the password is given."""
+    if settings.ops_admin_password is None:
+        st.sidebar.caption("No password set: this dashboard is for this machine only. Set "
+                           "`OPS_ADMIN_PASSWORD` to require a login (and before exposing it).")
+        return
+    if st.session_state.get("logged_in"):
+        if st.sidebar.button("Log out", icon=":material/logout:"):
+            st.session_state["logged_in"] = False
+            st.rerun()
+        return
+    st.title("Ops dashboard")
+    with st.form("login"):
+        given = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Log in")
+    if submitted:
+        if login_throttle().attempt(given, settings.ops_admin_password):
+            st.session_state["logged_in"] = True
+            st.rerun()
+        st.error("Wrong password.")
+    st.stop()
