@@ -68,9 +68,11 @@ def seed(uri: str, db_name: str, collections: dict[str, list[dict[str, Any]]]) -
 
 def raw_documents(uri: str, db_name: str, collection: str) -> list[bytes]:
     """Every document of a collection as raw BSON bytes, sorted so sets compare equal."""
-    opts = bson.CodecOptions(document_class=RawBSONDocument)
-    with client(uri) as c:
-        docs = [d.raw for d in c.get_database(db_name, codec_options=opts)[collection].find()]
+    opts: bson.CodecOptions[RawBSONDocument] = bson.CodecOptions(
+        document_class=RawBSONDocument)
+    with MongoClient(uri, serverSelectionTimeoutMS=5000, document_class=RawBSONDocument) as c:
+        found = c.get_database(db_name, codec_options=opts)[collection].find()
+        docs = [bytes(d.raw) for d in found]
     return sorted(docs)
 
 

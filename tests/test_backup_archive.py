@@ -39,9 +39,13 @@ FIXTURE = FIXTURES / "mongodump-shop.archive.gz"
 
 def read_all(data: bytes) -> tuple[Prelude, list[Document], list[NamespaceEnd]]:
     reader = ArchiveReader([data])
-    docs, ends = [], []
+    docs: list[Document] = []
+    ends: list[NamespaceEnd] = []
     for event in reader:
-        (docs if isinstance(event, Document) else ends).append(event)
+        if isinstance(event, Document):
+            docs.append(event)
+        else:
+            ends.append(event)
     return reader.prelude, docs, ends
 
 
@@ -59,7 +63,7 @@ def sample_archive(gzipped: bool = False) -> bytes:
     ])
     out = io.BytesIO()
     stream = gzip_writer(out, 6) if gzipped else out
-    writer = ArchiveWriter(stream, prelude)  # type: ignore[arg-type]
+    writer = ArchiveWriter(stream, prelude)
     writer.begin("app", "people")
     writer.write_documents(b"".join(docs[:25]))
     for doc in docs[25:]:

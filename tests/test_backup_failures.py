@@ -101,3 +101,12 @@ def test_disk_full_names_the_disk_and_keeps_older_backups(shared_mongo: Any,
     assert str(small_disk) in str(caught.value)
     assert {p.name: p.read_bytes() for p in small_disk.iterdir()} == before
     assert [e.id for e in list_backups(small_disk)] == [older.id]
+
+
+def test_a_partial_of_the_same_name_is_left_alone(tmp_path: Path) -> None:
+    """Another dump may be writing it: refuse rather than delete its file."""
+    partial = tmp_path / "mongo-20261127T030000Z.archive.gz.partial"
+    partial.write_bytes(b"being written")
+    with pytest.raises(BackupError, match="another backup is being written"):
+        dump(f"mongodb://127.0.0.1:{free_port()}/", tmp_path, ["app"], now=NOW)
+    assert partial.read_bytes() == b"being written"

@@ -126,7 +126,7 @@ def test_restore_refuses_a_non_empty_target_and_drop_replaces_it(
     assert "\n" not in str(refused.value)
     with client(shared_mongo.uri) as c:
         assert sorted(c[target].list_collection_names()) == ["a", "junk"]
-        assert c[target].a.find_one({"_id": 0})["v"] == "old"
+        assert c[target].a.find_one({"_id": 0}) == {"_id": 0, "v": "old"}
 
     report = restore(archive, shared_mongo.uri, target, drop=True)
     assert sorted(report.dropped) == ["a", "junk"]

@@ -108,7 +108,7 @@ def test_document_that_is_not_bson_is_located(tmp_path: Path) -> None:
     bad[4] = 0x77  # not a BSON element type
     out = io.BytesIO()
     with gzip_writer(out, 6) as gz:
-        writer = ArchiveWriter(gz, Prelude(Header("7.0.0", "test"), [  # type: ignore[arg-type]
+        writer = ArchiveWriter(gz, Prelude(Header("7.0.0", "test"), [
             collection_metadata("app", "c", "collection", {}, [])]))
         writer.begin("app", "c")
         writer.write_documents(good + bytes(bad))

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import bson
 from bson import json_util
@@ -489,6 +489,12 @@ def count_documents(chunk: bytes) -> int:
     return count
 
 
+class ByteSink(Protocol):
+    """Anything bytes can be written to: a file, a GzipFile, a BytesIO."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
 class ArchiveWriter:
     """Writes an archive to a binary stream, one collection after another.
 
@@ -496,7 +502,7 @@ class ArchiveWriter:
     begin() - write_documents()* - end(). Byte order and field types follow mongo-tools.
     """
 
-    def __init__(self, out: BinaryIO, prelude: Prelude) -> None:
+    def __init__(self, out: ByteSink, prelude: Prelude) -> None:
         self._out = out
         self._current: tuple[str, str] | None = None
         self._state = _NamespaceState()

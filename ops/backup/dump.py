@@ -167,6 +167,10 @@ def _prepare_dir(backup_dir: Path, final: Path) -> None:
                           f"{exc.strerror or exc}") from exc
     if final.exists():
         raise BackupError(f"{final.name} already exists in {backup_dir}")
+    partial = partial_path(final)
+    if partial.exists():  # never delete what another dump may be writing
+        raise BackupError(f"{partial.name} exists in {backup_dir}: another backup is being "
+                          f"written, or an interrupted one left it (remove_partials)")
 
 
 def _dump_to(uri: str, partial: Path, final: Path, databases: list[str] | None,

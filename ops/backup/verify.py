@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import bson
 from bson.codec_options import CodecOptions, DatetimeConversion
@@ -32,7 +33,8 @@ from ops.backup.errors import VerifyError
 from ops.backup.manifest import CollectionStats, Manifest
 
 # Dates outside Python's range are legal BSON: decode them instead of failing the backup.
-_DECODE_OPTIONS = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+_DECODE_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(
+    datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 _BATCH_DOCS = 1000
 _BATCH_BYTES = 4 << 20
 
