@@ -3,8 +3,9 @@
 Every answer is built from what the store holds (the collector's latest sample): no
 service is ever probed here, so the endpoints answer in milliseconds while MongoDB or
 Redis hang. The SQLite reads run in the thread pool, on one Store per thread (WAL: they
-never wait for the collector). Settings are read per request (cheap), so a changed
-`.env` or token takes effect without a restart.
+never wait for the collector), and requests that arrive while a read runs share it.
+Settings are read per request (cheap), so a changed `.env` or token takes effect
+without a restart.
 
 - The four `/api/monitoring/...` endpoints answer 200 when the report's status is "OK"
   and 503 with the same JSON body otherwise (a configured service down, or the collector
@@ -19,14 +20,16 @@ never wait for the collector). Settings are read per request (cheap), so a chang
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4
 from starlette.concurrency import run_in_threadpool
@@ -46,6 +49,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 REDIS_INTERVAL_COUNTERS = ("keyspace_hits", "keyspace_misses")
 
 Builder = Callable[[Snapshot, Settings], dict[str, Any]]
+T = TypeVar("T")
 
 _local = threading.local()
 
@@ -97,57 +101,81 @@ def _unauthorized() -> JSONResponse:
                   {"WWW-Authenticate": 'Bearer realm="ops"'})
 
 
-def _guarded(answer: Callable[[Settings, str | None], Response]) -> Callable[[str | None],
-                                                                              Response]:
-    """Settings loaded and store errors turned into one-line JSON errors."""
+_pending: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
 
-    def run(header: str | None) -> Response:
-        try:
-            settings = load_settings()
-        except SettingsError as err:
-            return _error(500, str(err))
-        try:
-            return answer(settings, header)
-        except (sqlite3.Error, OSError) as err:
-            log.warning("store unreadable: %s", err)
-            return _error(500, f"the metrics store cannot be read: {err}")
 
-    return run
+async def shared_read(key: tuple[Any, ...], read: Callable[[], T]) -> T:
+    """`read()` in the thread pool; requests arriving while it runs share its result.
+
+    Under load this is one SQLite read per batch of requests instead of one per request
+    (each in its own pool thread, all fighting for the GIL), and an answer is never
+    older than the read that was already running when its request arrived.
+    """
+    key = (asyncio.get_running_loop(), *key)
+    future = _pending.get(key)
+    if future is None:
+        future = asyncio.ensure_future(run_in_threadpool(read))
+        _pending[key] = future
+        future.add_done_callback(lambda _: _pending.pop(key, None))
+    return cast(T, await asyncio.shield(future))
+
+
+def _settings() -> Settings | Response:
+    """This request's settings, or the one-line error (secrets masked) as a 500."""
+    try:
+        return load_settings()
+    except SettingsError as err:
+        return _error(500, str(err))
+
+
+def _store_error(err: Exception) -> Response:
+    log.warning("store unreadable: %s", err)
+    return _error(500, f"the metrics store cannot be read: {err}")
+
+
+def _snapshot_now(path: Path) -> Snapshot:
+    return read_snapshot(store_for(path), now_ms())
 
 
 def json_endpoint(build: Builder, public: bool = False) -> Callable[[Request], Any]:
     """An endpoint answering `build(snapshot, settings)`, 503 unless the status is OK."""
 
-    def answer(settings: Settings, header: str | None) -> Response:
-        if not public and not authorized(header, settings):
+    async def endpoint(request: Request) -> Response:
+        settings = _settings()
+        if isinstance(settings, Response):
+            return settings
+        if not public and not authorized(request.headers.get("authorization"), settings):
             return _unauthorized()
-        snapshot = read_snapshot(store_for(settings.database_path), now_ms())
+        path = settings.database_path
+        try:
+            snapshot = await shared_read(("snapshot", path), partial(_snapshot_now, path))
+        except (sqlite3.Error, OSError) as err:
+            return _store_error(err)
         status = report.http_status(report.overall_status(snapshot, settings))
         return JSONResponse(build(snapshot, settings), status_code=status, headers=NO_STORE)
-
-    run = _guarded(answer)
-
-    async def endpoint(request: Request) -> Response:
-        return await run_in_threadpool(run, request.headers.get("authorization"))
 
     return endpoint
 
 
-def _prometheus(settings: Settings, header: str | None) -> Response:
-    if not authorized(header, settings):
-        return _unauthorized()
+def _prometheus_facts(settings: Settings) -> tuple[Snapshot, metrics.BackupFacts]:
     store = store_for(settings.database_path)
     now = now_ms()
-    body = metrics.exposition(read_snapshot(store, now), settings,
-                              metrics.read_backup_facts(store, settings, now))
-    return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4, headers=NO_STORE)
-
-
-_run_prometheus = _guarded(_prometheus)
+    return read_snapshot(store, now), metrics.read_backup_facts(store, settings, now)
 
 
 async def prometheus_endpoint(request: Request) -> Response:
-    return await run_in_threadpool(_run_prometheus, request.headers.get("authorization"))
+    settings = _settings()
+    if isinstance(settings, Response):
+        return settings
+    if not authorized(request.headers.get("authorization"), settings):
+        return _unauthorized()
+    key = ("prometheus", settings.database_path, settings.backup_dir)
+    try:
+        snapshot, facts = await shared_read(key, partial(_prometheus_facts, settings))
+    except (sqlite3.Error, OSError) as err:
+        return _store_error(err)
+    body = metrics.exposition(snapshot, settings, facts)
+    return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4, headers=NO_STORE)
 
 
 def routes() -> list[BaseRoute]:
