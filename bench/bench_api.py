@@ -8,7 +8,9 @@ Prints, per endpoint: one client in sequence (median, p99), then 50 concurrent
 keep-alive connections for N seconds (median, p99, requests/s, status codes). The load
 comes from Python: 5 processes x 10 threads, each thread with its own http.client
 connection (wrk is not installed here); client and server share the machine's cores,
-so the figures include the client's own CPU use. Target: p99 under 50 ms.
+so the figures include the client's own CPU use. Target: p99 under 50 ms. For
+reference, the same load on Streamlit's own `/_stcore/health` shows what the server
+itself (uvicorn + Streamlit's middleware) can answer on this machine.
 Then the same load while MongoDB hangs: the collector is restarted against a TCP server
 that accepts connections and never answers, so every MongoDB probe runs to its timeout.
 Run: .venv/bin/python -m bench.bench_api [days] [seconds]
@@ -178,10 +180,10 @@ class BlackHole:
             conn.close()
 
 
-def measure(label: str, port: int, seconds: float) -> None:
+def measure(label: str, port: int, seconds: float, paths: tuple[str, ...] = ENDPOINTS) -> None:
     print(f"\n{label}: {PROCESSES * THREADS} concurrent connections, {seconds:.0f} s each")
     with ProcessPoolExecutor(PROCESSES) as pool:
-        for path in ENDPOINTS:
+        for path in paths:
             print(concurrent(pool, port, path, seconds), flush=True)
 
 
@@ -212,6 +214,8 @@ def main(days: int = 30, seconds: float = 10) -> None:
                 for path in ENDPOINTS:
                     print(sequential(port, path), flush=True)
                 measure("all services up", port, seconds)
+                measure("reference: the server's own health route (no store, no JSON)", port,
+                        seconds, ("/_stcore/health",))
 
             hole = BlackHole()
             hanging = {**env, "MONGO_URI": f"mongodb://127.0.0.1:{hole.port}/"}
