@@ -22,6 +22,7 @@ from dataclasses import asdict  # noqa: E402
 from collector.loop import Collector, now_ms  # noqa: E402
 from collector.worker import JobWorker  # noqa: E402
 from ops.config import Settings  # noqa: E402
+from ops.housekeeping import Retention  # noqa: E402
 from ops.sources.configured import build_sources  # noqa: E402
 from ops.startup import settings_or_exit, setup_logging  # noqa: E402
 from ops.store import Store  # noqa: E402
@@ -65,7 +66,8 @@ def announce(settings: Settings) -> None:
 def run_forever(settings: Settings) -> int:
     store = Store(settings.database_path)
     collector = Collector(store, build_sources(settings), settings.sample_interval_seconds,
-                          settings.metrics_retention_days)
+                          settings.metrics_retention_days,
+                          retention=Retention.from_settings(settings))
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: collector.stop())
     announce(settings)

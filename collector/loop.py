@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from collector.probing import DEADLINE_SECONDS, ProbeRunner
 from ops import __version__
 from ops.deltas import CounterTracker, Row, columns_for
+from ops.housekeeping import Retention, prune_and_cap, roll_up_due
 from ops.sources.base import Reading, Source
 from ops.store import Heartbeat, Latest, Store
 
 log = logging.getLogger(__name__)
 
+ROLL_UP_EVERY_SECONDS = 60
 PRUNE_EVERY_SECONDS = 3600
-DAY_MS = 86_400_000
 
 
 def now_ms() -> int:
@@ -40,11 +41,13 @@ class Tick:
 
 class Collector:
     def __init__(self, store: Store, sources: list[Source], interval_s: float,
-                 retention_days: int, clock: Callable[[], int] = now_ms) -> None:
+                 retention_days: int, clock: Callable[[], int] = now_ms,
+                 retention: Retention | None = None) -> None:
         self.store = store
         self.sources = sources
         self.interval_s = interval_s
-        self.retention_days = retention_days
+        self.retention = retention or Retention(
+            raw_hours=48, minute_days=retention_days, hour_days=400, max_mb=500)
         self.clock = clock
         self.stop_event = threading.Event()
         self.runner = ProbeRunner(sources)
@@ -53,7 +56,8 @@ class Collector:
         self.counters = CounterTracker()
         self.started_ts = clock()
         self.last_ts: int | None = None
-        self.last_prune = 0.0
+        self.last_roll_up: float | None = None
+        self.last_prune: float | None = None
         self.states = {name: (item.up, item.since_ts) for name, item in store.latest().items()}
         store.ensure_columns(c for s in sources for c in columns_for(s.name, s.fields))
         store.forget_latest(s.name for s in sources)
@@ -82,7 +86,7 @@ class Collector:
         row = self._row(ts, readings)
         self._write(ts, readings, row)
         self.last_ts = ts
-        self._prune_now_and_then(ts)
+        self._housekeeping(ts)
         return Tick(ts, readings, row)
 
     def _row(self, ts: int, readings: list[Reading]) -> Row:
@@ -114,13 +118,18 @@ class Collector:
         self.store.set_latest(Latest(reading.source, ts, reading.up, since, reading.error, {
             "values": reading.values, "info": reading.info, "took_ms": reading.took_ms}))
 
-    def _prune_now_and_then(self, ts: int) -> None:
-        if time.monotonic() - self.last_prune < PRUNE_EVERY_SECONDS and self.last_prune:
-            return
-        self.last_prune = time.monotonic()
-        removed = self.store.prune_samples(ts - self.retention_days * DAY_MS)
-        if removed:
-            log.info("removed %d samples older than %d days", removed, self.retention_days)
+    def _housekeeping(self, ts: int) -> None:
+        """Rollups every minute, retention and the size cap every hour; both at start."""
+        if _due(self.last_roll_up, ROLL_UP_EVERY_SECONDS):
+            self.last_roll_up = time.monotonic()
+            roll_up_due(self.store, ts)
+        if _due(self.last_prune, PRUNE_EVERY_SECONDS):
+            self.last_prune = time.monotonic()
+            prune_and_cap(self.store, self.retention, ts)
 
     def close(self) -> None:
         self.runner.close()
+
+
+def _due(last: float | None, every_s: float) -> bool:
+    return last is None or time.monotonic() - last >= every_s

@@ -165,8 +165,14 @@ SETTINGS: tuple[Setting, ...] = (
             "(/app/backups in Docker).", _path),
     Setting("SAMPLE_INTERVAL_SECONDS", "5", "Seconds between samples, 1 to 3600.",
             _int_range(1, 3600, "seconds")),
-    Setting("METRICS_RETENTION_DAYS", "30", "Days of samples kept.",
+    Setting("METRICS_RAW_RETENTION_HOURS", "48", "Hours of raw samples (every tick) kept.",
+            _int_range(1, 8760, "hours")),
+    Setting("METRICS_RETENTION_DAYS", "30", "Days of 1-minute rollups kept.",
             _int_range(1, 3650, "days")),
+    Setting("METRICS_LONG_RETENTION_DAYS", "400", "Days of 1-hour rollups kept.",
+            _int_range(1, 36500, "days")),
+    Setting("OPS_DB_MAX_MB", "500", "Size cap of ops.sqlite3 in MB: past it the oldest data "
+            "of the finest tier goes first.", _int_range(10, 1_000_000, "MB")),
     Setting("ENABLE_AUTO_BACKUP", "true", "Take a backup every day at BACKUP_TIME.", _bool),
     Setting("BACKUP_TIME", "03:00", "Time of the daily backup, HH:MM on a 24-hour clock, "
             "in BACKUP_TIMEZONE.", _clock),
@@ -192,7 +198,10 @@ class Settings:
     ops_data_dir: Path
     backup_dir: Path
     sample_interval_seconds: int
+    metrics_raw_retention_hours: int
     metrics_retention_days: int
+    metrics_long_retention_days: int
+    ops_db_max_mb: int
     enable_auto_backup: bool
     backup_time: time
     backup_timezone: ZoneInfo

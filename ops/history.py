@@ -19,6 +19,7 @@ MAX_POINTS = 1500
 RANGES: dict[str, timedelta] = {
     "15 min": timedelta(minutes=15), "1 h": timedelta(hours=1), "6 h": timedelta(hours=6),
     "24 h": timedelta(hours=24), "7 d": timedelta(days=7), "30 d": timedelta(days=30),
+    "90 d": timedelta(days=90), "1 y": timedelta(days=365),
 }
 
 

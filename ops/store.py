@@ -13,6 +13,8 @@ Tables:
 - latest: the newest full reading of each source (JSON), for pages and endpoints.
 - jobs: backups and restores requested by commands or pages, run by the collector.
 - state: small named values, such as the next scheduled backup.
+- rollup_1m, rollup_1h: the samples summed per minute and per hour (see ops/tiers.py);
+  range queries read whichever tiers cover the range at the resolution asked for.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from ops.tiers import ROLLUPS, TIERS, Coverage, Segment, Tier, plan
 
 BUSY_TIMEOUT_MS = 5000
 PRUNE_BATCH_ROWS = 2000
@@ -63,6 +67,13 @@ def m003_jobs_and_state(db: Database) -> None:
         progress TEXT, result TEXT, error TEXT)""")
     db.execute("CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, kind)")
     db.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT)")
+
+
+@migrations()
+def m004_rollup_tiers(db: Database) -> None:
+    for tier in ROLLUPS:
+        db.execute(f"CREATE TABLE IF NOT EXISTS {tier.table} "
+                   "(ts INTEGER PRIMARY KEY, n INTEGER, dt_s REAL)")
 
 
 ACTIVE = ("queued", "running")
@@ -134,6 +145,9 @@ def connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
                            isolation_level=None)
+    if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
+        # Only a new file can take this; it lets deleted rows give their space back.
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -161,13 +175,22 @@ class Store:
         return self._columns
 
     def ensure_columns(self, names: Iterable[str]) -> None:
-        """Add a REAL column for each metric not stored yet (new sources or fields)."""
+        """Add a REAL column for each metric not stored yet (new sources or fields), and
+        its partial sums in every rollup tier."""
         self._columns = set()
         for name in sorted(set(names) - self.columns()):
             if not _COLUMN_NAME.fullmatch(name):
                 raise ValueError(f"not a metric column name: {name!r}")
             self.conn.execute(f"ALTER TABLE samples ADD COLUMN {name} REAL")
         self._columns = set()
+        for tier in ROLLUPS:
+            have = {row[1] for row in self.conn.execute(f"PRAGMA table_info({tier.table})")}
+            for column in _rollup_columns(self.metric_columns()):
+                if column not in have:
+                    self.conn.execute(f"ALTER TABLE {tier.table} ADD COLUMN {column} REAL")
+
+    def metric_columns(self) -> list[str]:
+        return sorted(self.columns() - {"ts", "dt_s"})
 
     # --- writes (the collector) ---
 
@@ -205,18 +228,6 @@ class Store:
             "interval_s, version) VALUES (1, ?, ?, ?, ?, ?, ?)",
             (heartbeat.pid, heartbeat.hostname, heartbeat.started_ts, heartbeat.last_tick_ts,
              heartbeat.interval_s, heartbeat.version))
-
-    def prune_samples(self, before_ts: int, batch_rows: int = PRUNE_BATCH_ROWS) -> int:
-        """Delete samples older than `before_ts` in small transactions; readers never wait."""
-        removed = 0
-        while True:
-            cursor = self.conn.execute(
-                "DELETE FROM samples WHERE ts IN "
-                "(SELECT ts FROM samples WHERE ts < ? ORDER BY ts LIMIT ?)",
-                (before_ts, batch_rows))
-            removed += cursor.rowcount
-            if cursor.rowcount < batch_rows:
-                return removed
 
     # --- jobs: requested by commands and pages, run by the collector ---
 
@@ -349,49 +360,196 @@ class Store:
         Each gauge `g` gives `g` (average) and, when it is in `peaks` (default: every
         gauge), `g_max`; each counter `c` (stored as `c_delta`) gives `c_sum` and
         `c_per_s`, the exact rate over the bucket: summed deltas over the summed seconds
-        that had a delta. Empty buckets are left out, so
-        a chart shows a gap where nothing was sampled.
+        that had a delta. Empty buckets are left out, so a chart shows a gap where
+        nothing was sampled.
 
-        Each bucket is one range scan of the rowid (a correlated subquery returning a JSON
-        array): no sort of the whole range, which is what a GROUP BY over a computed
-        bucket would cost.
+        The range is served by the tiers that hold it (ops/tiers.py); each bucket of
+        each tier is one range scan of the rowid (a correlated subquery returning a JSON
+        array), which avoids the whole-range sort a GROUP BY over a computed bucket costs.
         """
+        for name in (*gauges, *counters):
+            _safe(name)
+        peaks = list(gauges if peaks is None else peaks)
         width = max(1, -(-(end_ts - start_ts + 1) // max(1, max_points)))
-        buckets = -(-(end_ts - start_ts + 1) // width)
-        names, aggregates = self._aggregates(gauges, counters,
-                                             gauges if peaks is None else peaks)
-        sql = (
-            "WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i < :last) "
-            f"SELECT i, (SELECT json_array(count(*), {', '.join(aggregates)}) FROM samples "
-            "WHERE ts >= :start + i * :width AND ts < :start + (i + 1) * :width "
-            "AND ts <= :end) FROM b")
-        params = {"start": start_ts, "end": end_ts, "width": width, "last": buckets - 1}
-        rows = []
-        for index, packed in self.conn.execute(sql, params):
-            count, *values = json.loads(packed)
-            if count:
-                row = {"ts": start_ts + index * width, "samples": count,
-                       **dict(zip(names, values[:len(names)], strict=True))}
-                rows.append(_with_rates(row, counters))
-        return rows
+        grid = Grid(start_ts, end_ts + 1, width)
+        merged: dict[int, dict[str, Any]] = {}
+        for segment in plan(start_ts, end_ts + 1, width, self.coverage()):
+            for index, partial in self._partials(segment, grid, gauges, counters, peaks):
+                _merge(merged.setdefault(index, {}), partial)
+        return [_finish(start_ts + index * width, merged[index], gauges, counters, peaks)
+                for index in sorted(merged)]
 
-    def _aggregates(self, gauges: Sequence[str], counters: Sequence[str],
-                    peaks: Sequence[str]) -> tuple[list[str], list[str]]:
-        known = self.columns()
-        names: list[str] = []
-        sql: list[str] = []
-        for gauge in map(_safe, gauges):
-            col = gauge if gauge in known else "NULL"
-            names.append(gauge)
-            sql.append(f"avg({col})")
-            if gauge in peaks:
-                names.append(f"{gauge}_max")
-                sql.append(f"max({col})")
-        for counter in map(_safe, counters):
-            delta = f"{counter}_delta" if f"{counter}_delta" in known else "NULL"
-            names += [f"{counter}_sum", f"{counter}_seconds"]
+    def coverage(self) -> dict[str, Coverage | None]:
+        """The span each tier holds, for range planning."""
+        found: dict[str, Coverage | None] = {}
+        for tier in TIERS:
+            row = self.conn.execute(f"SELECT min(ts), max(ts) FROM {tier.table}").fetchone()
+            if row[0] is None:
+                found[tier.name] = None
+            elif tier.is_raw:
+                found[tier.name] = Coverage(row[0], row[1] + 1)
+            else:
+                done = self.state(_done_key(tier))
+                found[tier.name] = Coverage(row[0], done if done is not None else
+                                            row[1] + tier.step_ms)
+        return found
+
+    def _partials(self, segment: Segment, grid: Grid, gauges: Sequence[str],
+                  counters: Sequence[str], peaks: Sequence[str]
+                  ) -> Iterator[tuple[int, dict[str, Any]]]:
+        names, aggregates = _partial_sql(segment.tier, self.columns(), gauges, counters, peaks)
+        first = (segment.lo - grid.start) // grid.width
+        last = (segment.hi - 1 - grid.start) // grid.width
+        sql = (
+            "WITH RECURSIVE b(i) AS (SELECT :first UNION ALL SELECT i + 1 FROM b "
+            "WHERE i < :last) "
+            f"SELECT i, (SELECT json_array({', '.join(aggregates)}) FROM {segment.tier.table} "
+            "WHERE ts >= max(:lo, :start + i * :width) "
+            "AND ts < min(:hi, :start + (i + 1) * :width)) FROM b")
+        params = {"first": first, "last": last, "lo": segment.lo, "hi": segment.hi,
+                  "start": grid.start, "width": grid.width}
+        for index, packed in self.conn.execute(sql, params):
+            values = json.loads(packed)
+            if values[0]:
+                yield index, dict(zip(names, values, strict=True))
+
+    # --- rollups: built by the collector as time passes ---
+
+    def roll_up(self, tier: Tier, lo: int, hi: int) -> int:
+        """(Re)build `tier`'s rows for [lo, hi) from raw samples; returns rows written.
+
+        Pure function of the raw samples in the window, so running it twice over the
+        same window writes the same rows."""
+        metrics = self.metric_columns()
+        targets = ["ts", "n", "dt_s", *_rollup_columns(metrics)]
+        sources = [f"(ts / {tier.step_ms}) * {tier.step_ms} AS bucket", "count(*)",
+                   "sum(dt_s)", *_rollup_sources(metrics)]
+        cursor = self.conn.execute(
+            f"INSERT OR REPLACE INTO {tier.table} ({', '.join(targets)}) "
+            f"SELECT {', '.join(sources)} FROM samples WHERE ts >= ? AND ts < ? "
+            "GROUP BY bucket", (lo, hi))
+        return cursor.rowcount
+
+    def rolled_up_until(self, tier: Tier) -> int | None:
+        value = self.state(_done_key(tier))
+        return int(value) if value is not None else None
+
+    def mark_rolled_up(self, tier: Tier, until_ts: int) -> None:
+        self.set_state(_done_key(tier), until_ts)
+
+    def prune_tier(self, tier: Tier, before_ts: int, batch_rows: int = PRUNE_BATCH_ROWS) -> int:
+        """Delete a tier's rows older than `before_ts`, in small transactions."""
+        removed = 0
+        while True:
+            cursor = self.conn.execute(
+                f"DELETE FROM {tier.table} WHERE ts IN "
+                f"(SELECT ts FROM {tier.table} WHERE ts < ? ORDER BY ts LIMIT ?)",
+                (before_ts, batch_rows))
+            removed += cursor.rowcount
+            if cursor.rowcount < batch_rows:
+                return removed
+
+    def oldest(self, tier: Tier) -> int | None:
+        row = self.conn.execute(f"SELECT min(ts) FROM {tier.table}").fetchone()
+        return row[0]
+
+    def used_bytes(self) -> int:
+        """Bytes of the file in use (free pages left by deletions not counted)."""
+        pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
+        free = self.conn.execute("PRAGMA freelist_count").fetchone()[0]
+        size = self.conn.execute("PRAGMA page_size").fetchone()[0]
+        return int((pages - free) * size)
+
+    def give_space_back(self) -> None:
+        """Return free pages to the file system (incremental vacuum, then a checkpoint)."""
+        self.conn.execute("PRAGMA incremental_vacuum")
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+@dataclass(frozen=True)
+class Grid:
+    start: int
+    end: int  # exclusive
+    width: int
+
+
+def _done_key(tier: Tier) -> str:
+    return f"rollup_{tier.name}_done_ts"
+
+
+def _rollup_columns(metrics: Sequence[str]) -> list[str]:
+    columns = []
+    for name in metrics:
+        if name.endswith("_delta"):
+            base = name.removesuffix("_delta")
+            columns += [f"{base}_sum", f"{base}_secs"]
+        else:
+            columns += [f"{name}_sum", f"{name}_n", f"{name}_min", f"{name}_max"]
+    return columns
+
+
+def _rollup_sources(metrics: Sequence[str]) -> list[str]:
+    sources = []
+    for name in metrics:
+        if name.endswith("_delta"):
+            sources += [f"sum({name})", f"sum(CASE WHEN {name} IS NOT NULL THEN dt_s END)"]
+        else:
+            sources += [f"sum({name})", f"count({name})", f"min({name})", f"max({name})"]
+    return sources
+
+
+def _partial_sql(tier: Tier, known: set[str], gauges: Sequence[str], counters: Sequence[str],
+                 peaks: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Additive partial aggregates of one tier: the same names whatever the tier."""
+    raw = tier.is_raw
+    names, sql = ["samples"], ["count(*)" if raw else "sum(n)"]
+    for gauge in gauges:
+        present = gauge in known
+        col = (gauge if raw else f"{gauge}_sum") if present else "NULL"
+        names += [f"{gauge}_sum", f"{gauge}_n"]
+        sql += [f"sum({col})", f"count({col})" if raw else
+                (f"sum({gauge}_n)" if present else "NULL")]
+        if gauge in peaks:
+            names += [f"{gauge}_max"]
+            sql += [f"max({gauge if raw else gauge + '_max'})" if present else "NULL"]
+    for counter in counters:
+        present = f"{counter}_delta" in known
+        delta = f"{counter}_delta"
+        names += [f"{counter}_sum", f"{counter}_secs"]
+        if not present:
+            sql += ["NULL", "NULL"]
+        elif raw:
             sql += [f"sum({delta})", f"sum(CASE WHEN {delta} IS NOT NULL THEN dt_s END)"]
-        return names, sql or ["NULL"]
+        else:
+            sql += [f"sum({counter}_sum)", f"sum({counter}_secs)"]
+    return names, sql
+
+
+def _add(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else a + b
+
+
+def _merge(into: dict[str, Any], partial: dict[str, Any]) -> None:
+    for key, value in partial.items():
+        if key.endswith("_max"):
+            into[key] = value if into.get(key) is None else (
+                into[key] if value is None else max(into[key], value))
+        else:
+            into[key] = _add(into.get(key), value)
+
+
+def _finish(ts: int, partial: dict[str, Any], gauges: Sequence[str], counters: Sequence[str],
+            peaks: Sequence[str]) -> dict[str, Any]:
+    row: dict[str, Any] = {"ts": ts, "samples": int(partial["samples"] or 0)}
+    for gauge in gauges:
+        total, count = partial[f"{gauge}_sum"], partial[f"{gauge}_n"]
+        row[gauge] = total / count if total is not None and count else None
+        if gauge in peaks:
+            row[f"{gauge}_max"] = partial[f"{gauge}_max"]
+    for counter in counters:
+        row[f"{counter}_sum"] = partial[f"{counter}_sum"]
+        row[f"{counter}_seconds"] = partial[f"{counter}_secs"]
+    return _with_rates(row, counters)
 
 
 def _with_rates(row: dict[str, Any], counters: Sequence[str]) -> dict[str, Any]:

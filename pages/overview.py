@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pandas as pd
 import streamlit as st
 
 from ops import formatting
 from ops.backup.status import summary
-from ops.overview import collector_state, host_figures, service_tiles
+from ops.overview import SERVICES, collector_state, host_figures, service_tiles
 from ops.sources.configured import EXAMPLE_FOR, SETTING_FOR
+from ops.uptime import uptime_table
 from pages.common import now_ms, settings_or_stop, store
 
 settings = settings_or_stop()
@@ -59,7 +61,26 @@ def live() -> None:
     cols[3].caption(f"{formatting.megabytes(host.get('disk_free_mb'))} free")
     cols[4].metric("Collector memory", formatting.megabytes(host.get("process_rss_mb")))
     backups(now)
+    availability(now)
     st.caption(collector.message)
+
+
+def availability(now: int) -> None:
+    watched = [source for source, _ in SERVICES if source in db.latest()]
+    if not watched:
+        return
+    st.subheader("Uptime")
+    table = uptime_table(db, watched, now)
+    st.dataframe(pd.DataFrame([
+        {"service": dict(SERVICES)[source],
+         **{window: formatting.percent(pct, 3) for window, pct in table[source].items()}}
+        for source in watched]), hide_index=True)
+    st.caption("From the up/down events, exact whatever the age; time before a service was "
+               "first watched does not count.")
+    trimmed = db.events(now - 7 * 86_400_000, now, sources=["store"], limit=1)
+    if trimmed:
+        st.info(f"History trimmed {formatting.age(trimmed[0].ts, now)}: {trimmed[0].message}",
+                icon=":material/info:")
 
 
 def backups(now: int) -> None:

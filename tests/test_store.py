@@ -13,6 +13,7 @@ from sqlite_utils.migrations import Migrations
 
 from ops import store as store_module
 from ops.store import Event, Heartbeat, Latest, Store
+from ops.tiers import RAW
 
 COLUMNS = ["host_mem_used_pct", "redis_up", "redis_keyspace_hits_delta",
            "redis_keyspace_misses_delta"]
@@ -46,7 +47,8 @@ def test_new_file_is_wal_with_all_migrations(tmp_path: Path) -> None:
     assert {"samples", "events", "heartbeat", "latest", "_sqlite_migrations"} <= tables
     applied = [m.name for m in store_module.migrations.applied(Database(store.conn))]
     assert applied == ["m001_samples_and_events", "m002_heartbeat_and_latest",
-                       "m003_jobs_and_state"]
+                       "m003_jobs_and_state", "m004_rollup_tiers"]
+    assert store.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2, "incremental"
 
 
 def test_upgrade_from_the_previous_schema_keeps_data(tmp_path: Path) -> None:
@@ -66,7 +68,7 @@ def test_upgrade_from_the_previous_schema_keeps_data(tmp_path: Path) -> None:
     assert store.heartbeat() is None and store.latest() == {}
     Store(path).close()  # opening again applies nothing twice
     applied = store_module.migrations.applied(Database(store.conn))
-    assert len(applied) == 3
+    assert len(applied) == 4
 
 
 def test_series_buckets_match_a_direct_computation(store: Store) -> None:
@@ -111,10 +113,10 @@ def test_series_leaves_gaps_and_unknown_columns_empty(store: Store) -> None:
 
 def test_prune_deletes_only_old_samples_in_batches(store: Store) -> None:
     fill(store, 5000)
-    removed = store.prune_samples(before_ts=2500 * 5000, batch_rows=300)
+    removed = store.prune_tier(RAW, 2500 * 5000, batch_rows=300)
     assert removed == 2500
     assert store.time_span() == (2500 * 5000, 4999 * 5000)
-    assert store.prune_samples(before_ts=2500 * 5000) == 0
+    assert store.prune_tier(RAW, 2500 * 5000) == 0
 
 
 def test_readers_are_not_blocked_while_pruning(store: Store) -> None:
@@ -125,7 +127,7 @@ def test_readers_are_not_blocked_while_pruning(store: Store) -> None:
     done = threading.Event()
 
     def prune() -> None:
-        store.prune_samples(before_ts=15_000 * 5000, batch_rows=1000)
+        store.prune_tier(RAW, 15_000 * 5000, batch_rows=1000)
         done.set()
 
     worker = threading.Thread(target=prune)

@@ -1,0 +1,118 @@
+"""Keeping the history small and fast: rollups built as time passes, each tier pruned
+to its retention, and a size cap on the file.
+
+The collector calls `roll_up_due` every minute and `prune_and_cap` every hour (and both
+at start, which is the catch-up after downtime). Order matters: raw samples are rolled
+up before anything deletes them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ops import formatting
+from ops.config import Settings
+from ops.store import Store
+from ops.tiers import HOUR_MS, MINUTE, RAW, ROLLUPS, TIERS, Tier
+
+log = logging.getLogger("ops.housekeeping")
+
+CHUNK_MS = 6 * HOUR_MS  # one write transaction rolls up at most this much
+KEEP_RAW_MS = HOUR_MS  # the size cap never takes the newest hour of raw samples
+CAP_STEP_MS = {RAW.name: HOUR_MS, MINUTE.name: 24 * HOUR_MS, "1h": 7 * 24 * HOUR_MS}
+MB = 1024 * 1024
+DAY_MS = 24 * HOUR_MS
+
+
+@dataclass(frozen=True)
+class Retention:
+    raw_hours: int
+    minute_days: int
+    hour_days: int
+    max_mb: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Retention:
+        return cls(settings.metrics_raw_retention_hours, settings.metrics_retention_days,
+                   settings.metrics_long_retention_days, settings.ops_db_max_mb)
+
+    def keep_ms(self, tier: Tier) -> int:
+        return {RAW.name: self.raw_hours * HOUR_MS, MINUTE.name: self.minute_days * DAY_MS
+                }.get(tier.name, self.hour_days * DAY_MS)
+
+
+def roll_up_due(store: Store, now_ts: int) -> int:
+    """Roll up every complete minute and hour not rolled up yet; returns rows written."""
+    written = 0
+    for tier in ROLLUPS:
+        until = now_ts // tier.step_ms * tier.step_ms
+        done = store.rolled_up_until(tier)
+        if done is None:
+            oldest = store.oldest(RAW)
+            if oldest is None:
+                continue
+            done = oldest // tier.step_ms * tier.step_ms
+        while done < until:
+            upper = min(until, done + CHUNK_MS)
+            with store.conn:
+                store.conn.execute("BEGIN IMMEDIATE")
+                written += store.roll_up(tier, done, upper)
+                store.mark_rolled_up(tier, upper)
+            done = upper
+    return written
+
+
+def prune(store: Store, retention: Retention, now_ts: int) -> dict[str, int]:
+    """Each tier cut to its retention; raw only where both rollups already have it."""
+    removed = {}
+    for tier in TIERS:
+        before = now_ts - retention.keep_ms(tier)
+        if tier is RAW:
+            before = min([before, *(store.rolled_up_until(t) or 0 for t in ROLLUPS)])
+        removed[tier.name] = store.prune_tier(tier, before)
+    return removed
+
+
+def enforce_cap(store: Store, max_mb: int, now_ts: int) -> list[str]:
+    """Past the cap, drop the oldest data of the finest tier first; say what went."""
+    cap = max_mb * MB
+    notes = []
+    for tier in TIERS:
+        cut = None
+        while store.used_bytes() > cap:
+            step_cut = _next_cut(store, tier, now_ts)
+            if step_cut is None:
+                break
+            store.prune_tier(tier, step_cut)
+            cut = step_cut
+        if cut is not None:
+            note = (f"database above OPS_DB_MAX_MB={max_mb}: removed {tier.name} data "
+                    f"before {formatting.clock(cut)}")
+            store.record_event(now_ts, "store", "size_cap", note)
+            log.warning("%s", note)
+            notes.append(note)
+    if notes:
+        store.give_space_back()
+    return notes
+
+
+def _next_cut(store: Store, tier: Tier, now_ts: int) -> int | None:
+    oldest = store.oldest(tier)
+    if oldest is None:
+        return None
+    cut = oldest + CAP_STEP_MS[tier.name]
+    if tier is RAW:
+        limit = min([now_ts - KEEP_RAW_MS, *(store.rolled_up_until(t) or 0 for t in ROLLUPS)])
+        if oldest >= limit:
+            return None
+        cut = min(cut, limit)
+    return cut
+
+
+def prune_and_cap(store: Store, retention: Retention, now_ts: int) -> None:
+    removed = prune(store, retention, now_ts)
+    if any(removed.values()):
+        log.info("pruned by retention: %s", ", ".join(f"{k} {v}" for k, v in removed.items()))
+        store.give_space_back()
+    enforce_cap(store, retention.max_mb, now_ts)

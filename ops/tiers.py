@@ -1,0 +1,99 @@
+"""Tiers of history: raw samples, 1-minute and 1-hour rollups, and how a range query
+uses them.
+
+A rollup row covers [ts, ts + step) and keeps, for every gauge, its sum, count, minimum
+and maximum, and for every counter its summed deltas and the seconds they cover - all
+additive, so any bucket built from any mix of rows is exact: averages are sums over
+counts, rates and hit rates are sums over sums, never an average of ratios.
+
+`plan` splits a query range into segments, each served by one tier: the tier whose step
+suits the bucket width, finer tiers for the newest part not rolled up yet, coarser tiers
+for the part older than the chosen tier keeps. Boundaries sit on the coarser tier's
+step, so no time is counted twice or left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    table: str
+    step_ms: int  # the resolution: a row stands for [ts, ts + step)
+
+    @property
+    def is_raw(self) -> bool:
+        return self.table == "samples"
+
+
+RAW = Tier("raw", "samples", 1)
+MINUTE = Tier("1m", "rollup_1m", MINUTE_MS)
+HOUR = Tier("1h", "rollup_1h", HOUR_MS)
+TIERS = (RAW, MINUTE, HOUR)
+ROLLUPS = (MINUTE, HOUR)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a tier holds: rows with lo <= ts < hi (hi is exclusive)."""
+
+    lo: int
+    hi: int
+
+
+@dataclass(frozen=True)
+class Segment:
+    tier: Tier
+    lo: int
+    hi: int  # exclusive
+
+
+def _ceil(value: int, step: int) -> int:
+    return -(-value // step) * step
+
+
+def pick(width_ms: int) -> int:
+    """Index of the coarsest tier whose step still fits in one bucket."""
+    return max(i for i, tier in enumerate(TIERS) if tier.step_ms <= max(width_ms, 1))
+
+
+def plan(lo: int, hi: int, width_ms: int, coverage: dict[str, Coverage | None]) -> list[Segment]:
+    """Segments covering [lo, hi) from the tiers that hold it, oldest first."""
+    return _plan(lo, hi, pick(width_ms), coverage, newer_ok=True, older_ok=True)
+
+
+def _clamp(value: int, lo: int, hi: int) -> int:
+    return min(max(value, lo), hi)
+
+
+def _own_span(index: int, coverage: dict[str, Coverage | None], lo: int,
+              hi: int) -> tuple[int, int]:
+    """[a, b) of the range this tier serves: older than a goes to coarser tiers, from b
+    on to finer ones. An empty tier hands over where the coarser tier's data ends."""
+    held = coverage.get(TIERS[index].name)
+    coarser = TIERS[index + 1] if index + 1 < len(TIERS) else None
+    if held is None:
+        below = coverage.get(coarser.name) if coarser else None
+        point = _clamp(below.hi if below else lo, lo, hi)
+        return point, point
+    start = _ceil(held.lo, coarser.step_ms) if coarser else held.lo
+    a = _clamp(start, lo, hi)
+    return a, _clamp(held.hi, a, hi)
+
+
+def _plan(lo: int, hi: int, index: int, coverage: dict[str, Coverage | None],
+          newer_ok: bool, older_ok: bool) -> list[Segment]:
+    if lo >= hi or not 0 <= index < len(TIERS):
+        return []
+    a, b = _own_span(index, coverage, lo, hi)
+    segments = _plan(lo, a, index + 1, coverage, False, True) if older_ok else []
+    if a < b:
+        segments.append(Segment(TIERS[index], a, b))
+    if newer_ok:
+        segments += _plan(b, hi, index - 1, coverage, True, False)
+    return segments
