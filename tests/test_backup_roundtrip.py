@@ -14,19 +14,21 @@ import pytest
 from bson import Binary, Code, Decimal128, Int64, MaxKey, MinKey, Regex, Timestamp
 
 from ops.backup.dump import DumpProgress, dump
-from ops.backup.errors import RestoreError
+from ops.backup.errors import BackupError, RestoreError
 from ops.backup.manifest import read_manifest
 from ops.backup.restore import RestoreProgress, restore
 from tests.backup_data import (
     canonical,
     client,
     every_type_documents,
+    flip_byte,
     gunzip,
     indexes,
     parse_spec,
     seed,
     snapshot,
     unique_db,
+    write_gzip,
 )
 from tests.conftest import FIXTURES
 
@@ -189,8 +191,6 @@ def test_all_databases_means_all_but_the_system_ones(shared_mongo: Any, tmp_path
 
 def test_named_database_that_does_not_exist_is_an_error(shared_mongo: Any,
                                                         tmp_path: Path) -> None:
-    from ops.backup.errors import BackupError
-
     with pytest.raises(BackupError, match="no database no_such_db_here on the server"):
         dump(shared_mongo.uri, tmp_path, ["no_such_db_here"], now=NOW)
     assert list(tmp_path.iterdir()) == []
@@ -251,3 +251,19 @@ def test_views_are_restored_as_views(shared_mongo: Any, tmp_path: Path) -> None:
         assert info["options"]["viewOn"] == "people"
         assert info["options"]["pipeline"] == pipeline
         assert c[target].flagged.count_documents({}) == 10
+
+
+def test_damaged_backup_is_refused_before_writing(shared_mongo: Any, tmp_path: Path) -> None:
+    source, target = unique_db("dmg_src"), unique_db("dmg_dst")
+    seed(shared_mongo.uri, source, {"a": [{"_id": i, "s": f"value {i}"} for i in range(50)]})
+    manifest = dump(shared_mongo.uri, tmp_path, [source], now=NOW)
+    data = gunzip(tmp_path / manifest.file)
+    damaged = tmp_path / "copy" / manifest.file
+    damaged.parent.mkdir()
+    write_gzip(damaged, flip_byte(data, data.rindex(b"value 49") + 2))
+
+    with pytest.raises(RestoreError, match=r"refusing to restore a damaged backup: .*CRC "
+                                           r"mismatch in dmg_src_\S+\.a"):
+        restore(damaged, shared_mongo.uri, target)
+    with client(shared_mongo.uri) as c:
+        assert c[target].list_collection_names() == []

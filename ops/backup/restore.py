@@ -119,21 +119,10 @@ def restore(path: Path, uri: str, to_db: str, *, from_db: str | None = None,
     """
     started = time.monotonic()
     path = Path(path)
-    manifest = _verified(path)
+    if not path.is_file():
+        raise RestoreError(f"{path}: no such backup file")
     try:
-        with open_archive(path) as reader:
-            source = _choose_database(reader.prelude, from_db, path)
-            metas = [c for c in reader.prelude.collections if c.db == source]
-            report = RestoreReport(path=path, from_db=source, to_db=to_db)
-            client: MongoClient[Any] = MongoClient(
-                uri, serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
-                connectTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
-                socketTimeoutMS=SOCKET_TIMEOUT_MS, appname="ops-dashboard restore")
-            with client:
-                db = client[to_db]
-                report.dropped = _prepare_target(db, drop)
-                tracker = _Progress(progress, len(metas), _documents_of(manifest, source))
-                _restore_stream(db, reader, source, metas, report, tracker)
+        report = _restore(path, uri, to_db, from_db, drop, progress)
     except ArchiveError as exc:
         raise RestoreError(f"{path.name}: {exc}") from exc
     except BackupError:
@@ -145,15 +134,36 @@ def restore(path: Path, uri: str, to_db: str, *, from_db: str | None = None,
                                  f"{type(exc).__name__}: {one_line(str(exc))}", uri)) from exc
     report.duration_s = time.monotonic() - started
     log.info("restored %s from %s into %s: %d documents, %d indexes, %d views",
-             source, path.name, to_db, report.documents_total, report.indexes_created,
+             report.from_db, path.name, to_db, report.documents_total, report.indexes_created,
              len(report.views))
+    return report
+
+
+def _restore(path: Path, uri: str, to_db: str, from_db: str | None, drop: bool,
+             progress: Callable[[RestoreProgress], None] | None) -> RestoreReport:
+    """Cheap refusals first (database choice, non-empty target), then verify, then write."""
+    with open_archive(path) as reader:
+        source = _choose_database(reader.prelude, from_db, path)
+    client: MongoClient[Any] = MongoClient(
+        uri, serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
+        connectTimeoutMS=SERVER_SELECTION_TIMEOUT_MS, socketTimeoutMS=SOCKET_TIMEOUT_MS,
+        appname="ops-dashboard restore")
+    with client:
+        db = client[to_db]
+        existing = _refuse_non_empty(db, drop)
+        manifest = _verified(path)
+        report = RestoreReport(path=path, from_db=source, to_db=to_db, dropped=existing)
+        for name in existing:
+            db.drop_collection(name)
+        with open_archive(path) as reader:
+            metas = [c for c in reader.prelude.collections if c.db == source]
+            tracker = _Progress(progress, len(metas), _documents_of(manifest, source))
+            _restore_stream(db, reader, source, metas, report, tracker)
     return report
 
 
 def _verified(path: Path) -> Manifest | None:
     """Verify before writing anything: a damaged backup must not half-restore."""
-    if not path.is_file():
-        raise RestoreError(f"{path}: no such backup file")
     try:
         manifest = load_manifest_for(path)
     except (OSError, ValueError, TypeError, KeyError):
@@ -185,14 +195,13 @@ def _user_collections(db: Database[Any]) -> list[str]:
                   if not n.startswith("system.") or n == "system.js")
 
 
-def _prepare_target(db: Database[Any], drop: bool) -> list[str]:
+def _refuse_non_empty(db: Database[Any], drop: bool) -> list[str]:
+    """The target's collections, which drop allows to replace; otherwise a refusal."""
     existing = _user_collections(db)
     if existing and not drop:
         shown = ", ".join(existing[:5]) + (", …" if len(existing) > 5 else "")
         raise RestoreError(f"database {db.name} is not empty ({len(existing)} collections: "
                            f"{shown}); restore with drop to replace it")
-    for name in existing:
-        db.drop_collection(name)
     return existing
 
 
