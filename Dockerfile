@@ -1,0 +1,48 @@
+# One image for both processes of the ops dashboard; the command picks which one runs:
+#   default                  the dashboard (Streamlit, JSON endpoints, /metrics) on port 8501
+#   python -m collector      the collector (samples into SQLite, runs the backups)
+# Settings come from the environment at run time (see .env.example); none is baked in.
+FROM python:3.11-slim
+
+# tzdata: TZ=Area/City gives local times in logs; Python also ships its own copy.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tzdata \
+    && rm -rf /var/lib/apt/lists/*
+
+RUN groupadd --system --gid 10001 ops \
+    && useradd --system --uid 10001 --gid ops --home-dir /home/ops --create-home \
+       --shell /usr/sbin/nologin ops
+
+WORKDIR /app
+
+# Dependencies in their own layer: rebuilt only when requirements.txt changes.
+COPY requirements.txt ./
+RUN pip install --no-cache-dir --disable-pip-version-check -r requirements.txt
+
+# The source, owned by root and read-only for the ops user (.dockerignore keeps out
+# .env, data, virtual environments, caches and tests).
+COPY . .
+
+ENV OPS_DATA_DIR=/app/data \
+    BACKUP_DIR=/app/backups \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+# ops.sqlite3 and .download-key live in /app/data, the backups in /app/backups. A named
+# volume mounted there starts with this ownership, so the ops user can write to it.
+RUN mkdir -p /app/data /app/backups \
+    && chown ops:ops /app/data /app/backups \
+    && chmod 0750 /app/data /app/backups
+VOLUME ["/app/data", "/app/backups"]
+
+USER ops
+
+EXPOSE 8501
+
+# For the dashboard. The collector service overrides it with `python -m ops heartbeat`.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"]
+
+# All interfaces inside the container; docker-compose.yml publishes the port on the
+# host's 127.0.0.1 only.
+CMD ["streamlit", "run", "streamlit_app.py", "--server.address", "0.0.0.0", "--server.port", "8501"]
