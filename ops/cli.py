@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -103,6 +104,29 @@ def _restore_arguments(parser: argparse.ArgumentParser) -> None:
                         help="which database of the archive, when it holds several")
 
 
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    """The seed's health JSON from the latest sample; exit 1 when it is not "OK"."""
+    from ops.api import read_snapshot
+    from ops.report import OK, health_detailed
+    from ops.store import Store
+
+    now = int(time.time() * 1000)
+    health = health_detailed(read_snapshot(Store(settings.database_path), now), settings)
+    json.dump(health, sys.stdout, indent=2)
+    print()
+    return 0 if health.get("status") == OK else 1
+
+
+def _heartbeat(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 0 when the collector's last tick is younger than three intervals (healthcheck)."""
+    from ops.overview import collector_state
+    from ops.store import Store
+
+    state = collector_state(Store(settings.database_path), settings, int(time.time() * 1000))
+    print(state.message, file=sys.stdout if state.running else sys.stderr)
+    return 0 if state.running else 1
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("up", "run the collector and the dashboard together (first run)", _up,
             _up_arguments),
@@ -117,6 +141,10 @@ COMMANDS: tuple[Command, ...] = (
             _restore_arguments),
     Command("prune", "delete backups older than BACKUP_RETENTION_DAYS (never the newest good "
             "one)", _prune),
+    Command("status", "health of every service as JSON (the seed's health/detailed shape); "
+            "exit 1 unless OK", _status),
+    Command("heartbeat", "exit 0 when the collector sampled within three intervals, else 1 "
+            "(container healthcheck)", _heartbeat),
 )
 
 

@@ -1,0 +1,58 @@
+"""`python -m ops`: every command documented; status and heartbeat for scripts and
+container healthchecks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ops.cli import COMMANDS
+from ops.store import Heartbeat, Latest, Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_ops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ops", *args], cwd=ROOT,
+                          env={**os.environ, **env}, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_every_command_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for command in COMMANDS:
+        assert f"`python -m ops {command.name}" in readme, command.name
+
+
+def test_heartbeat_exit_status_follows_the_collector(env: dict[str, str]) -> None:
+    store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
+    missing = run_ops(env, "heartbeat")
+    assert missing.returncode == 1 and "has not written a sample yet" in missing.stderr
+    now = int(time.time() * 1000)
+    store.beat(Heartbeat(1, "h", now, now, 5.0, "0.1.0"))
+    assert run_ops(env, "heartbeat").returncode == 0
+    store.beat(Heartbeat(1, "h", now, now - 16_000, 5.0, "0.1.0"))
+    stale = run_ops(env, "heartbeat")
+    assert stale.returncode == 1 and "collector not running since" in stale.stderr
+
+
+def test_status_prints_the_seed_health_shape(env: dict[str, str]) -> None:
+    store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
+    now = int(time.time() * 1000)
+    store.set_latest(Latest("host", now, True, now, None, {"values": {
+        "mem_total_mb": 15732, "mem_free_mb": 11224, "mem_used_pct": 28.654, "cores": 8,
+        "load_1": 8.61, "load_5": 8.87, "load_15": 8.83}, "info": {}}))
+    store.beat(Heartbeat(1, "h", now, now, 5.0, "0.1.0"))
+    result = run_ops(env, "status")
+    assert result.returncode == 0, result.stderr
+    health = json.loads(result.stdout)
+    assert health["status"] == "OK"
+    assert health["system"]["memory"] == {"total": 15732, "free": 11224, "usagePercent": "28.65"}
+    assert health["system"]["cpu"] == {"cores": 8, "loadAverage": [8.61, 8.87, 8.83]}
+
+    down = run_ops({**env, "REDIS_URL": "redis://127.0.0.1:1/0"}, "status")
+    assert down.returncode == 1, "a configured service without a reading is not OK"
