@@ -13,6 +13,8 @@ Tables:
 - latest: the newest full reading of each source (JSON), for pages and endpoints.
 - jobs: backups and restores requested by commands or pages, run by the collector.
 - state: small named values, such as the next scheduled backup.
+- alerts, notifications: alert history (ops/alerts/) and the outbox of messages sent
+  about it, one per alert, event and channel.
 - rollup_1m, rollup_1h: the samples summed per minute and per hour (see ops/tiers.py);
   range queries read whichever tiers cover the range at the resolution asked for.
 """
@@ -74,6 +76,25 @@ def m004_rollup_tiers(db: Database) -> None:
     for tier in ROLLUPS:
         db.execute(f"CREATE TABLE IF NOT EXISTS {tier.table} "
                    "(ts INTEGER PRIMARY KEY, n INTEGER, dt_s REAL)")
+
+
+@migrations()
+def m005_alerts_and_notifications(db: Database) -> None:
+    db.execute("""CREATE TABLE IF NOT EXISTS alerts (
+        id INTEGER PRIMARY KEY, rule TEXT NOT NULL, subject TEXT NOT NULL,
+        severity TEXT NOT NULL, status TEXT NOT NULL, pending_ts INTEGER NOT NULL,
+        firing_ts INTEGER, resolved_ts INTEGER, last_true_ts INTEGER, last_false_ts INTEGER,
+        true_count INTEGER NOT NULL DEFAULT 0, value REAL, message TEXT)""")
+    db.execute("CREATE INDEX IF NOT EXISTS alerts_open ON alerts (status, rule, subject)")
+    db.execute("""CREATE TABLE IF NOT EXISTS notifications (
+        id INTEGER PRIMARY KEY, alert_id INTEGER, event TEXT NOT NULL, channel TEXT NOT NULL,
+        created_ts INTEGER NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ts INTEGER NOT NULL, sent_ts INTEGER, last_error TEXT,
+        payload TEXT NOT NULL)""")
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS notifications_once "
+               "ON notifications (alert_id, event, channel) WHERE alert_id IS NOT NULL")
+    db.execute("CREATE INDEX IF NOT EXISTS notifications_due "
+               "ON notifications (status, next_attempt_ts)")
 
 
 ACTIVE = ("queued", "running")

@@ -47,7 +47,8 @@ def test_new_file_is_wal_with_all_migrations(tmp_path: Path) -> None:
     assert {"samples", "events", "heartbeat", "latest", "_sqlite_migrations"} <= tables
     applied = [m.name for m in store_module.migrations.applied(Database(store.conn))]
     assert applied == ["m001_samples_and_events", "m002_heartbeat_and_latest",
-                       "m003_jobs_and_state", "m004_rollup_tiers"]
+                       "m003_jobs_and_state", "m004_rollup_tiers",
+                       "m005_alerts_and_notifications"]
     assert store.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2, "incremental"
 
 
@@ -68,7 +69,7 @@ def test_upgrade_from_the_previous_schema_keeps_data(tmp_path: Path) -> None:
     assert store.heartbeat() is None and store.latest() == {}
     Store(path).close()  # opening again applies nothing twice
     applied = store_module.migrations.applied(Database(store.conn))
-    assert len(applied) == 4
+    assert len(applied) == 5
 
 
 def test_series_buckets_match_a_direct_computation(store: Store) -> None:
