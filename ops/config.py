@@ -30,15 +30,18 @@ class SettingsError(ValueError):
 class Secret:
     """A value that shows itself masked when printed, logged or formatted; reveal() gives it."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_shown", "_value")
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, shown: str | None = None) -> None:
         self._value = value
+        self._shown = shown
 
     def __repr__(self) -> str:
         return "Secret('****')"
 
     def __str__(self) -> str:
+        if self._shown is not None:
+            return self._shown
         return mask_url(self._value) if "://" in self._value else "****"
 
     def __eq__(self, other: object) -> bool:
@@ -122,6 +125,39 @@ def _http_urls(text: str) -> list[str]:
     return urls
 
 
+def _hide_path(url: str) -> str:
+    """Webhook URLs carry their token in the path: shown as scheme and host only."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.hostname or ''}/****"
+
+
+def _webhook_url(text: str) -> Secret:
+    url = _url_with_scheme(("http", "https"), "https://hooks.slack.com/services/...")(text)
+    return Secret(url, shown=_hide_path(url))
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text.strip().lower() not in options:
+            raise ValueError(" or ".join(options))
+        return text.strip().lower()
+
+    return parse
+
+
+def _emails(text: str) -> list[str]:
+    found = [item.strip() for item in text.split(",") if item.strip()]
+    if not found or any(not re.fullmatch(r"[^@\s,]+@[^@\s,]+", item) for item in found):
+        raise ValueError("e-mail addresses separated by commas, e.g. ops@example.com")
+    return found
+
+
+def _host(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9.\-:\[\]]+", text.strip()):
+        raise ValueError("a host name or address, e.g. smtp.example.com")
+    return text.strip()
+
+
 def _names(text: str) -> list[str]:
     names = [item.strip() for item in text.split(",") if item.strip()]
     if not names or any(not re.fullmatch(r"[^/\\. \"$]{1,63}", n) for n in names):
@@ -148,6 +184,7 @@ class Setting:
     help: str
     parse: Callable[[str], Any]
     secret: bool = False
+    mask: Callable[[str], str] | None = None  # how a secret's bad value is shown
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -182,6 +219,21 @@ SETTINGS: tuple[Setting, ...] = (
             "good backup never is.", _int_range(1, 3650, "days")),
     Setting("BACKUP_GZIP_LEVEL", "6", "gzip level of backups, 1 (fast) to 9 (small).",
             _int_range(1, 9, "levels")),
+    Setting("ALERT_RULES_FILE", None, "TOML or YAML file that changes alert rules "
+            "(thresholds, durations, off); see the README.", _path),
+    Setting("ALERT_WEBHOOK_URL", None, "Where alerts are posted when they fire and resolve.",
+            _webhook_url, secret=True, mask=_hide_path),
+    Setting("ALERT_WEBHOOK_FORMAT", "json", "json, slack or discord.",
+            _choice("json", "slack", "discord")),
+    Setting("SMTP_HOST", None, "Mail server for alert e-mails; unset: no e-mail.", _host),
+    Setting("SMTP_PORT", "587", "Mail server port.", _int_range(1, 65535, "port numbers")),
+    Setting("SMTP_USER", None, "Login name at the mail server, if it needs one.", _secret),
+    Setting("SMTP_PASSWORD", None, "Password at the mail server.", _secret, secret=True),
+    Setting("SMTP_STARTTLS", "true", "Upgrade the connection with STARTTLS before login.",
+            _bool),
+    Setting("ALERT_EMAIL_FROM", None, "Sender address of alert e-mails.",
+            lambda text: _emails(text)[0]),
+    Setting("ALERT_EMAIL_TO", None, "Comma list of alert e-mail recipients.", _emails),
     Setting("OPS_ADMIN_PASSWORD", None, "When set, every page and download needs login.",
             _secret, secret=True),
     Setting("OPS_API_TOKEN", None, "When set, JSON endpoints other than health need "
@@ -207,6 +259,16 @@ class Settings:
     backup_timezone: ZoneInfo
     backup_retention_days: int
     backup_gzip_level: int
+    alert_rules_file: Path | None
+    alert_webhook_url: Secret | None
+    alert_webhook_format: str
+    smtp_host: str | None
+    smtp_port: int
+    smtp_user: Secret | None
+    smtp_password: Secret | None
+    smtp_starttls: bool
+    alert_email_from: str | None
+    alert_email_to: list[str] | None
     ops_admin_password: Secret | None
     ops_api_token: Secret | None
 
@@ -218,6 +280,8 @@ class Settings:
 def _shown(setting: Setting, raw: str) -> str:
     if not setting.secret:
         return raw
+    if setting.mask is not None:
+        return setting.mask(raw)
     return mask_url(raw) if "://" in raw else "****"
 
 
