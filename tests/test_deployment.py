@@ -52,6 +52,15 @@ COMPOSE_VARIABLES = {
     "TZ": ("UTC", "Time zone of the ops containers (log times; BACKUP_TIMEZONE if unset)."),
 }
 PYTHON_PROBE = "import sys, venv; print('%d.%d' % sys.version_info[:2]); print(sys.base_prefix)"
+# What docker-compose.yml gives a setting instead of `${NAME:-the program's default}`.
+IN_COMPOSE = {
+    "MONGO_URI": "${MONGO_URI:-mongodb://mongo:27017/}",
+    "REDIS_URL": "${REDIS_URL:-redis://redis:6379/0}",
+    "OPS_DATA_DIR": "/app/data",
+    "BACKUP_DIR": "/app/backups",
+}
+SETTINGS_BLOCK = re.compile(r"^(x-ops-settings: &ops-settings\n(?:  #.*\n)*)((?:  \S.*\n)*)",
+                            re.MULTILINE)
 TEST_UID = 65534  # nobody: the image's user is another uid, but just as unprivileged
 
 
@@ -213,14 +222,19 @@ def compose_list(service: str, key: str) -> list[str]:
 # --- .env.example, generated from the settings table ---
 
 
+def compose_settings_block() -> str:
+    """The `x-ops-settings` lines of docker-compose.yml: every setting, then TZ."""
+    lines = [f"  {s.name}: " + IN_COMPOSE.get(s.name, f"${{{s.name}:-{s.default or ''}}}")
+             for s in SETTINGS]
+    return "\n".join([*lines, "  TZ: ${TZ:-UTC}"]) + "\n"
+
+
 def compose_defaults() -> dict[str, str]:
-    """NAME -> what docker-compose.yml gives it: `${NAME:-x}` -> x, or a fixed value."""
-    text = COMPOSE_FILE.read_text()
-    found = {m[1]: m[2] for m in re.finditer(r"\$\{(\w+):-([^}]*)\}", text)}
-    for setting in SETTINGS:
-        fixed = re.search(rf"^\s+{setting.name}: (?!\$\{{)(\S+)\s*$", text, re.MULTILINE)
-        if fixed:
-            found[setting.name] = f"{fixed[1]} (fixed)"
+    """NAME -> what docker-compose.yml gives it where that is not the program's default."""
+    found = {}
+    for name, value in IN_COMPOSE.items():
+        substituted = re.fullmatch(r"\$\{\w+:-(.*)\}", value)
+        found[name] = substituted[1] if substituted else f"{value} (fixed)"
     return found
 
 
@@ -292,6 +306,14 @@ def test_every_variable_of_the_compose_file_is_in_env_example() -> None:
     used = set(re.findall(r"\$\{(\w+)", COMPOSE_FILE.read_text()))
     assert used - set(env_example()) == set()
     assert set(COMPOSE_VARIABLES) <= used
+
+
+def test_compose_passes_every_setting() -> None:
+    block = SETTINGS_BLOCK.search(COMPOSE_FILE.read_text())
+    assert block, "docker-compose.yml has no x-ops-settings block"
+    assert block[2] == compose_settings_block(), (
+        "the settings of docker-compose.yml differ from ops/config.py; regenerate them: "
+        ".venv/bin/python -m tests.test_deployment")
 
 
 def test_dockerfile_bakes_in_no_secrets() -> None:
@@ -666,6 +688,16 @@ def test_collector_healthcheck_follows_the_heartbeat(image: ImageEnvironment,
     assert image.run(check[1:], env).returncode == 1
 
 
-if __name__ == "__main__":
+def write_generated() -> None:
+    """.env.example and the settings block of docker-compose.yml, from ops.config.SETTINGS."""
+    text = COMPOSE_FILE.read_text()
+    block = SETTINGS_BLOCK.search(text)
+    assert block, "docker-compose.yml has no x-ops-settings block"
+    COMPOSE_FILE.write_text(text[: block.start(2)] + compose_settings_block()
+                            + text[block.end(2):])
     ENV_EXAMPLE.write_text(render_env_example())
-    print(f"wrote {ENV_EXAMPLE}")
+    print(f"wrote {COMPOSE_FILE.name} (x-ops-settings) and {ENV_EXAMPLE.name}")
+
+
+if __name__ == "__main__":
+    write_generated()
