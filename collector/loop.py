@@ -42,7 +42,8 @@ class Tick:
 class Collector:
     def __init__(self, store: Store, sources: list[Source], interval_s: float,
                  retention_days: int, clock: Callable[[], int] = now_ms,
-                 retention: Retention | None = None) -> None:
+                 retention: Retention | None = None,
+                 after_tick: list[Callable[[Tick], object]] | None = None) -> None:
         self.store = store
         self.sources = sources
         self.interval_s = interval_s
@@ -56,6 +57,7 @@ class Collector:
         self.counters = CounterTracker()
         self.started_ts = clock()
         self.last_ts: int | None = None
+        self.after_tick = after_tick or []
         self.last_roll_up: float | None = None
         self.last_prune: float | None = None
         self.states = {name: (item.up, item.since_ts) for name, item in store.latest().items()}
@@ -87,7 +89,13 @@ class Collector:
         self._write(ts, readings, row)
         self.last_ts = ts
         self._housekeeping(ts)
-        return Tick(ts, readings, row)
+        tick = Tick(ts, readings, row)
+        for hook in self.after_tick:
+            try:
+                hook(tick)
+            except Exception:  # a bug in alerting must not stop the sampling
+                log.exception("after-tick step %s failed", getattr(hook, "__name__", hook))
+        return tick
 
     def _row(self, ts: int, readings: list[Reading]) -> Row:
         fields = {s.name: s.fields for s in self.sources}

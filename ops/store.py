@@ -84,7 +84,8 @@ def m005_alerts_and_notifications(db: Database) -> None:
         id INTEGER PRIMARY KEY, rule TEXT NOT NULL, subject TEXT NOT NULL,
         severity TEXT NOT NULL, status TEXT NOT NULL, pending_ts INTEGER NOT NULL,
         firing_ts INTEGER, resolved_ts INTEGER, last_true_ts INTEGER, last_false_ts INTEGER,
-        true_count INTEGER NOT NULL DEFAULT 0, value REAL, message TEXT)""")
+        true_count INTEGER NOT NULL DEFAULT 0, false_count INTEGER NOT NULL DEFAULT 0,
+        value REAL, message TEXT)""")
     db.execute("CREATE INDEX IF NOT EXISTS alerts_open ON alerts (status, rule, subject)")
     db.execute("""CREATE TABLE IF NOT EXISTS notifications (
         id INTEGER PRIMARY KEY, alert_id INTEGER, event TEXT NOT NULL, channel TEXT NOT NULL,
@@ -365,6 +366,11 @@ class Store:
             f"SELECT ts, source, kind, message FROM events WHERE source = ? AND kind IN ({marks})"
             " ORDER BY ts DESC, id DESC LIMIT 1", [source, *kinds]).fetchone()
         return Event(*row) if row else None
+
+    def first_event_ts(self, source: str) -> int | None:
+        row = self.conn.execute("SELECT min(ts) FROM events WHERE source = ?",
+                                (source,)).fetchone()
+        return row[0]
 
     def sample_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM samples").fetchone()[0])

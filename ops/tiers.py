@@ -81,7 +81,11 @@ def _own_span(index: int, coverage: dict[str, Coverage | None], lo: int,
         below = coverage.get(coarser.name) if coarser else None
         point = _clamp(below.hi if below else lo, lo, hi)
         return point, point
-    start = _ceil(held.lo, coarser.step_ms) if coarser else held.lo
+    start = held.lo
+    below = coverage.get(coarser.name) if coarser else None
+    if coarser and below and below.hi > held.lo:
+        # the coarser tier holds the start of this one: hand over on its step
+        start = min(_ceil(held.lo, coarser.step_ms), below.hi)
     a = _clamp(start, lo, hi)
     return a, _clamp(held.hi, a, hi)
 

@@ -1,0 +1,280 @@
+"""The alert rules: what is judged on every sample, with defaults for a small production
+stack, and how an ALERT_RULES_FILE (TOML or YAML) changes them.
+
+A rule looks at one tick's context and returns findings, one per subject (a service, a
+directory): is the condition true now, the value, a one-line message. How long it must
+hold before it fires, and how long it must stop before it resolves, is the engine's
+business (ops/alerts/engine.py), from each rule's `for_samples`, `for_seconds` and
+`clear_samples`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MINUTE_S = 60
+
+
+class RulesFileError(ValueError):
+    """The rules file cannot be used; the message is one line naming file and key."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    subject: str
+    active: bool
+    value: float | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """What rules read: the newest sample's values by column, the newest readings, and
+    figures that need a look back (hit rate over 15 min, backups)."""
+
+    now_ts: int
+    row: Mapping[str, Any]
+    errors: Mapping[str, str | None]
+    configured: Mapping[str, bool]
+    redis_window: Mapping[str, float | None] = field(default_factory=dict)
+    backup_disk_pct: float | None = None
+    last_good_backup_ts: int | None = None
+    watched_since_ts: int | None = None
+    auto_backup: bool = False
+    last_backup_failure: str | None = None
+
+
+Check = Callable[["Rule", Context], list[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    title: str
+    severity: str
+    check: Check
+    threshold: float | None = None
+    for_samples: int = 1
+    for_seconds: int = 0
+    clear_samples: int = 3
+    min_lookups: int = 0
+    enabled: bool = True
+
+    def describe(self) -> str:
+        parts = [self.title]
+        if self.threshold is not None:
+            parts.append(f"threshold {self.threshold:g}")
+        if self.for_samples > 1:
+            parts.append(f"for {self.for_samples} samples")
+        if self.for_seconds:
+            parts.append(f"for {self.for_seconds // MINUTE_S} min")
+        return ", ".join(parts)
+
+
+SERVICE_LABELS = {"api": "API", "mongo": "database", "redis": "cache"}
+
+
+def _value(ctx: Context, column: str) -> float | None:
+    value = ctx.row.get(column)
+    return float(value) if value is not None else None
+
+
+def service_down(rule: Rule, ctx: Context) -> list[Finding]:
+    found = []
+    for source, label in SERVICE_LABELS.items():
+        if not ctx.configured.get(source):
+            continue
+        up = ctx.row.get(f"{source}_up")
+        active = up is not None and not up
+        found.append(Finding(label, active, None if up is None else float(up),
+                             f"{label} is down: {ctx.errors.get(source) or 'no answer'}"
+                             if active else f"{label} is up"))
+    return found
+
+
+def _above(column: str, subject: str, text: str) -> Check:
+    def check(rule: Rule, ctx: Context) -> list[Finding]:
+        value = _value(ctx, column)
+        if value is None or rule.threshold is None:
+            return []
+        active = value > rule.threshold
+        return [Finding(subject, active, value, text.format(value=value, limit=rule.threshold))]
+
+    return check
+
+
+def load_per_core(rule: Rule, ctx: Context) -> list[Finding]:
+    load, cores = _value(ctx, "host_load_5"), _value(ctx, "host_cores")
+    if load is None or not cores or rule.threshold is None:
+        return []
+    per_core = load / cores
+    return [Finding("host", per_core > rule.threshold, per_core,
+                    f"load average {load:.2f} on {cores:.0f} cores = {per_core:.2f} per core "
+                    f"(limit {rule.threshold:g})")]
+
+
+def disks(rule: Rule, ctx: Context) -> list[Finding]:
+    found = []
+    for subject, value in (("data dir", _value(ctx, "host_disk_used_pct")),
+                           ("backup dir", ctx.backup_disk_pct)):
+        if value is not None and rule.threshold is not None:
+            found.append(Finding(subject, value > rule.threshold, value,
+                                 f"{subject} disk {value:.1f}% full (limit {rule.threshold:g}%)"))
+    return found
+
+
+def redis_hit_rate(rule: Rule, ctx: Context) -> list[Finding]:
+    hits = ctx.redis_window.get("hits")
+    misses = ctx.redis_window.get("misses")
+    if not ctx.configured.get("redis") or hits is None or misses is None:
+        return []
+    lookups = hits + misses
+    if lookups < rule.min_lookups or not lookups or rule.threshold is None:
+        return [Finding("cache", False, None, "too little traffic to judge the hit rate")]
+    rate = 100 * hits / lookups
+    return [Finding("cache", rate < rule.threshold, rate,
+                    f"cache hit rate {rate:.1f}% over 15 min ({lookups:.0f} lookups; "
+                    f"limit {rule.threshold:g}%)")]
+
+
+def redis_memory(rule: Rule, ctx: Context) -> list[Finding]:
+    if not _value(ctx, "redis_maxmemory_mb"):
+        return []  # no limit: nothing to be near
+    return _above("redis_memory_used_pct", "cache",
+                  "cache memory {value:.1f}% of maxmemory (limit {limit:g}%)")(rule, ctx)
+
+
+def redis_evictions(rule: Rule, ctx: Context) -> list[Finding]:
+    evicted = ctx.redis_window.get("evicted")
+    if evicted is None or rule.threshold is None:
+        return []
+    return [Finding("cache", evicted > rule.threshold, evicted,
+                    f"cache evicted {evicted:.0f} keys in 15 min (maxmemory reached)")]
+
+
+def mongo_connections(rule: Rule, ctx: Context) -> list[Finding]:
+    current = _value(ctx, "mongo_connections_current")
+    available = _value(ctx, "mongo_connections_available")
+    if current is None or available is None or rule.threshold is None:
+        return []
+    used = 100 * current / max(1.0, current + available)
+    return [Finding("database", used > rule.threshold, used,
+                    f"database connections {current:.0f} of {current + available:.0f} "
+                    f"({used:.1f}%, limit {rule.threshold:g}%)")]
+
+
+def backup_missing(rule: Rule, ctx: Context) -> list[Finding]:
+    if not (ctx.configured.get("mongo") and ctx.auto_backup) or rule.threshold is None:
+        return []
+    since = ctx.last_good_backup_ts or ctx.watched_since_ts
+    if since is None:
+        return []
+    hours = (ctx.now_ts - since) / 3_600_000
+    what = "last good backup" if ctx.last_good_backup_ts else "no backup since watching began"
+    return [Finding("backups", hours > rule.threshold, hours,
+                    f"{what} {hours:.1f} h ago (limit {rule.threshold:g} h)")]
+
+
+def backup_failed(rule: Rule, ctx: Context) -> list[Finding]:
+    if not ctx.configured.get("mongo"):
+        return []
+    failure = ctx.last_backup_failure
+    return [Finding("backups", failure is not None, None,
+                    f"the last backup failed: {failure}" if failure else "last backup ok")]
+
+
+DEFAULT_RULES: tuple[Rule, ...] = (
+    Rule("service_down", "service down (API, database, cache)", "critical", service_down,
+         for_samples=3),
+    Rule("api_latency", "API answers slowly (ms)", "warning",
+         _above("api_latency_ms", "API", "API answered in {value:.0f} ms (limit {limit:g} ms)"),
+         threshold=1000, for_samples=3),
+    Rule("memory_high", "host memory used (%)", "warning",
+         _above("host_mem_used_pct", "host", "host memory {value:.1f}% used (limit {limit:g}%)"),
+         threshold=90, for_seconds=5 * MINUTE_S),
+    Rule("load_high", "load average (5 min) per core", "warning", load_per_core,
+         threshold=2.0, for_seconds=5 * MINUTE_S),
+    Rule("disk_high", "disk of the data or backup directory used (%)", "critical", disks,
+         threshold=90),
+    Rule("redis_hit_rate_low", "cache hit rate over 15 min (%)", "warning", redis_hit_rate,
+         threshold=80, min_lookups=1000),
+    Rule("redis_memory_high", "cache memory used of maxmemory (%)", "warning", redis_memory,
+         threshold=90, for_seconds=5 * MINUTE_S),
+    Rule("redis_evicting", "cache evicting keys (keys in 15 min)", "warning", redis_evictions,
+         threshold=0),
+    Rule("mongo_connections_high", "database connections used of the limit (%)", "warning",
+         mongo_connections, threshold=80, for_seconds=5 * MINUTE_S),
+    Rule("backup_missing", "no successful backup for (hours)", "critical", backup_missing,
+         threshold=26),
+    Rule("backup_failed", "the last backup failed", "critical", backup_failed),
+)
+
+CHANGEABLE = {"threshold", "for_samples", "for_seconds", "clear_samples", "min_lookups",
+              "enabled", "severity"}
+
+
+def _read(path: Path) -> Any:
+    text = path.read_text()
+    if path.suffix.lower() in (".yml", ".yaml"):
+        return yaml.safe_load(text)
+    return tomllib.loads(text)
+
+
+def load_rules(path: Path | None) -> tuple[Rule, ...]:
+    """The default rules, changed by the rules file when there is one."""
+    if path is None:
+        return DEFAULT_RULES
+    try:
+        data = _read(path)
+    except (OSError, tomllib.TOMLDecodeError, yaml.YAMLError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise RulesFileError(f"ALERT_RULES_FILE {path}: cannot read it: {first}") from None
+    changes = (data or {}).get("rules", {}) if isinstance(data, dict) else None
+    if not isinstance(changes, dict):
+        raise RulesFileError(f"ALERT_RULES_FILE {path}: expected a [rules.<name>] table per "
+                             "rule to change")
+    return tuple(_changed(rule, changes.get(rule.name), path) for rule in DEFAULT_RULES) \
+        if _known(changes, path) else DEFAULT_RULES
+
+
+def _known(changes: dict[str, Any], path: Path) -> bool:
+    names = {rule.name for rule in DEFAULT_RULES}
+    for name in changes:
+        if name not in names:
+            raise RulesFileError(f"ALERT_RULES_FILE {path}: unknown rule {name!r}; rules are "
+                                 f"{', '.join(sorted(names))}")
+    return True
+
+
+def _changed(rule: Rule, change: Any, path: Path) -> Rule:
+    if change is None:
+        return rule
+    if not isinstance(change, dict):
+        raise RulesFileError(f"ALERT_RULES_FILE {path}: rules.{rule.name} must be a table")
+    types = {f.name: f.type for f in fields(Rule)}
+    for key, value in change.items():
+        if key not in CHANGEABLE:
+            raise RulesFileError(f"ALERT_RULES_FILE {path}: rules.{rule.name}.{key} cannot be "
+                                 f"set; settable: {', '.join(sorted(CHANGEABLE))}")
+        _check_type(path, rule.name, key, value, str(types[key]))
+    return replace(rule, **change)
+
+
+def _check_type(path: Path, rule: str, key: str, value: Any, declared: str) -> None:
+    if key == "enabled":
+        ok = isinstance(value, bool)
+    elif key == "severity":
+        ok = value in ("critical", "warning")
+    elif "float" in declared:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if not ok:
+        raise RulesFileError(f"ALERT_RULES_FILE {path}: rules.{rule}.{key}={value!r} is "
+                             f"invalid for {key}")

@@ -1,0 +1,82 @@
+"""What the collector runs after each sample: build the rules' context, judge, announce."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import psutil
+
+from ops.alerts.engine import AlertEngine
+from ops.alerts.records import Alert
+from ops.alerts.rules import Context, Rule
+from ops.backup.catalogue import list_backups
+from ops.config import Settings
+from ops.store import Store
+
+log = logging.getLogger("ops.alerts")
+
+WINDOW_MS = 15 * 60_000
+Announce = Callable[[Store, Settings, dict[str, Any], str, int], int]
+
+
+def configured(settings: Settings) -> dict[str, bool]:
+    return {"api": bool(settings.api_health_url), "mongo": settings.mongo_uri is not None,
+            "redis": settings.redis_url is not None}
+
+
+def _redis_window(store: Store, now_ts: int) -> dict[str, float | None]:
+    rows = store.series(now_ts - WINDOW_MS, now_ts, counters=[
+        "redis_keyspace_hits", "redis_keyspace_misses", "redis_evicted_keys"], max_points=1)
+    row = rows[0] if rows else {}
+    return {"hits": row.get("redis_keyspace_hits_sum"),
+            "misses": row.get("redis_keyspace_misses_sum"),
+            "evicted": row.get("redis_evicted_keys_sum")}
+
+
+def _backup_disk_pct(settings: Settings) -> float | None:
+    try:
+        return float(psutil.disk_usage(str(settings.backup_dir)).percent)
+    except OSError:
+        return None
+
+
+def _last_failure(store: Store) -> str | None:
+    """The error of the newest finished backup job, when it did not succeed."""
+    for job in store.jobs(kind="backup", limit=10):
+        if not job.active:
+            return None if job.status == "ok" else (job.error or job.status)
+    return None
+
+
+def context(store: Store, settings: Settings, now_ts: int, row: Mapping[str, Any],
+            errors: Mapping[str, str | None]) -> Context:
+    good = next((e for e in list_backups(settings.backup_dir) if e.ok), None)
+    return Context(
+        now_ts=now_ts, row=row, errors=errors, configured=configured(settings),
+        redis_window=_redis_window(store, now_ts) if settings.redis_url else {},
+        backup_disk_pct=_backup_disk_pct(settings),
+        last_good_backup_ts=int(good.created.timestamp() * 1000) if good else None,
+        watched_since_ts=store.first_event_ts("mongo"),
+        auto_backup=settings.enable_auto_backup,
+        last_backup_failure=_last_failure(store))
+
+
+class AlertWatch:
+    def __init__(self, store: Store, settings: Settings, rules: tuple[Rule, ...],
+                 announce: Announce) -> None:
+        self.store = store
+        self.settings = settings
+        self._announce = announce
+        self.engine = AlertEngine(store, rules, self._tell)
+
+    def _tell(self, alert: Alert, event: str) -> None:
+        log.log(logging.WARNING if event == "firing" else logging.INFO, "alert %s %s: %s",
+                alert.rule, event.upper(), alert.message)
+        self._announce(self.store, self.settings, alert.to_dict(), event,
+                       alert.firing_ts if event == "firing" else (alert.resolved_ts or 0))
+
+    def after_tick(self, now_ts: int, row: Mapping[str, Any],
+                   errors: Mapping[str, str | None]) -> list[tuple[Alert, str]]:
+        return self.engine.evaluate(context(self.store, self.settings, now_ts, row, errors))
