@@ -1,0 +1,138 @@
+"""The notification outbox: one row per message to send, kept until it is sent or given up.
+
+Rows live in the `notifications` table (migration m005). The collector's alert rules
+enqueue a row per alert, event and channel; the notifier thread sends what is due and
+records the outcome. A UNIQUE index on (alert_id, event, channel) means an alert's firing
+or resolution can be queued only once per channel, however often it is announced; test
+messages (alert_id NULL) are outside that index and may be queued any number of times.
+
+Statuses: `pending` (waiting for its next attempt at `next_attempt_ts`), `sent`, `failed`
+(given up). Times are integer milliseconds since the epoch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ops.store import Store
+
+EVENTS = ("firing", "resolved", "test")
+CHANNELS = ("webhook", "email")
+
+_COLUMNS = ("id, alert_id, event, channel, created_ts, status, attempts, next_attempt_ts, "
+            "sent_ts, last_error, payload")
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: int
+    alert_id: int | None
+    event: str  # firing, resolved, test
+    channel: str  # webhook, email
+    created_ts: int
+    status: str  # pending, sent, failed
+    attempts: int
+    next_attempt_ts: int
+    sent_ts: int | None
+    last_error: str | None
+    payload: dict[str, Any]
+
+
+def _notification(row: tuple[Any, ...]) -> Notification:
+    values = list(row)
+    values[10] = json.loads(values[10]) if values[10] else {}
+    return Notification(*values)
+
+
+def enqueue(store: Store, alert_id: int | None, event: str, channel: str,
+            payload: dict[str, Any], now_ts: int) -> bool:
+    """Queue one message, due now. False when this alert already has a row for this event
+    and channel (the unique index ignores the insert): a message is never queued twice."""
+    if event not in EVENTS:
+        raise ValueError(f"not a notification event: {event!r}")
+    if channel not in CHANNELS:
+        raise ValueError(f"not a notification channel: {channel!r}")
+    cursor = store.conn.execute(
+        "INSERT OR IGNORE INTO notifications (alert_id, event, channel, created_ts, status, "
+        "attempts, next_attempt_ts, payload) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
+        (alert_id, event, channel, now_ts, now_ts, json.dumps(payload, default=str)))
+    return cursor.rowcount == 1
+
+
+def due(store: Store, now_ts: int, limit: int = 20) -> list[Notification]:
+    """Pending messages whose next attempt is due, oldest first.
+
+    An alert's `resolved` message waits while its `firing` message on the same channel is
+    still pending, so a receiver never hears of the end before the start.
+    """
+    rows = store.conn.execute(
+        f"SELECT {_COLUMNS} FROM notifications AS n "
+        "WHERE status = 'pending' AND next_attempt_ts <= ? AND NOT (event = 'resolved' "
+        "AND EXISTS (SELECT 1 FROM notifications AS f WHERE f.alert_id = n.alert_id "
+        "AND f.channel = n.channel AND f.event = 'firing' AND f.status = 'pending')) "
+        "ORDER BY next_attempt_ts, id LIMIT ?", (now_ts, limit)).fetchall()
+    return [_notification(row) for row in rows]
+
+
+def claim(store: Store, notification_id: int, now_ts: int, lease_ms: int) -> bool:
+    """Take a due message for one attempt: its next attempt moves `lease_ms` ahead, so a
+    second sender polling the same file skips it. False when it is no longer due (sent,
+    given up, or taken by another sender). A sender that dies mid-attempt leaves the
+    message to be tried again when the lease ends."""
+    cursor = store.conn.execute(
+        "UPDATE notifications SET next_attempt_ts = ? "
+        "WHERE id = ? AND status = 'pending' AND next_attempt_ts <= ?",
+        (now_ts + lease_ms, notification_id, now_ts))
+    return cursor.rowcount == 1
+
+
+def mark_sent(store: Store, notification_id: int, attempts: int, sent_ts: int) -> None:
+    store.conn.execute(
+        "UPDATE notifications SET status = 'sent', attempts = ?, sent_ts = ?, "
+        "next_attempt_ts = ? WHERE id = ?", (attempts, sent_ts, sent_ts, notification_id))
+
+
+def mark_retry(store: Store, notification_id: int, attempts: int, next_attempt_ts: int,
+               error: str) -> None:
+    store.conn.execute(
+        "UPDATE notifications SET status = 'pending', attempts = ?, next_attempt_ts = ?, "
+        "last_error = ? WHERE id = ?", (attempts, next_attempt_ts, error, notification_id))
+
+
+def mark_failed(store: Store, notification_id: int, error: str,
+                attempts: int | None = None) -> None:
+    """Give up on a message; `attempts`, when given, records the attempt that just failed."""
+    store.conn.execute(
+        "UPDATE notifications SET status = 'failed', last_error = ?, "
+        "attempts = coalesce(?, attempts) WHERE id = ?", (error, attempts, notification_id))
+
+
+def get(store: Store, notification_id: int) -> Notification | None:
+    row = store.conn.execute(f"SELECT {_COLUMNS} FROM notifications WHERE id = ?",
+                             (notification_id,)).fetchone()
+    return _notification(row) if row else None
+
+
+def for_alert(store: Store, alert_id: int) -> list[Notification]:
+    """Every message about one alert, oldest first."""
+    rows = store.conn.execute(f"SELECT {_COLUMNS} FROM notifications WHERE alert_id = ? "
+                              "ORDER BY id", (alert_id,)).fetchall()
+    return [_notification(row) for row in rows]
+
+
+def recent(store: Store, limit: int = 50) -> list[Notification]:
+    """The newest messages first, for the dashboard."""
+    rows = store.conn.execute(f"SELECT {_COLUMNS} FROM notifications ORDER BY id DESC "
+                              "LIMIT ?", (limit,)).fetchall()
+    return [_notification(row) for row in rows]
+
+
+def counts(store: Store) -> dict[str, int]:
+    """How many messages are pending, sent and failed."""
+    found = {"pending": 0, "sent": 0, "failed": 0}
+    for status, count in store.conn.execute(
+            "SELECT status, count(*) FROM notifications GROUP BY status"):
+        found[status] = int(count)
+    return found
