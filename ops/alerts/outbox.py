@@ -62,17 +62,18 @@ def enqueue(store: Store, alert_id: int | None, event: str, channel: str,
 
 
 def due(store: Store, now_ts: int, limit: int = 20) -> list[Notification]:
-    """Pending messages whose next attempt is due, oldest first.
+    """Pending messages whose next attempt is due, in the order they were queued.
 
     An alert's `resolved` message waits while its `firing` message on the same channel is
-    still pending, so a receiver never hears of the end before the start.
+    pending and not due (backing off, or being sent): when both are due the firing one
+    comes first, so a receiver never hears of the end before the start.
     """
     rows = store.conn.execute(
         f"SELECT {_COLUMNS} FROM notifications AS n "
         "WHERE status = 'pending' AND next_attempt_ts <= ? AND NOT (event = 'resolved' "
         "AND EXISTS (SELECT 1 FROM notifications AS f WHERE f.alert_id = n.alert_id "
-        "AND f.channel = n.channel AND f.event = 'firing' AND f.status = 'pending')) "
-        "ORDER BY next_attempt_ts, id LIMIT ?", (now_ts, limit)).fetchall()
+        "AND f.channel = n.channel AND f.event = 'firing' AND f.status = 'pending' "
+        "AND f.next_attempt_ts > ?)) ORDER BY id LIMIT ?", (now_ts, now_ts, limit)).fetchall()
     return [_notification(row) for row in rows]
 
 
