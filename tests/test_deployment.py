@@ -115,6 +115,11 @@ def dockerfile_cmd() -> list[str]:
     return exec_form(args)
 
 
+def dockerfile_entrypoint() -> list[str]:
+    """ENTRYPOINT (exec form) or nothing; the image runs it followed by CMD or command."""
+    return [a for args in instructions_of("ENTRYPOINT")[-1:] for a in exec_form(args)]
+
+
 def dockerfile_healthcheck() -> list[str]:
     (args,) = instructions_of("HEALTHCHECK")[-1:]
     options, cmd, command = args.partition("CMD ")
@@ -602,9 +607,14 @@ def _samples(image: ImageEnvironment, env: dict[str, str]) -> int:
     return int(json.loads(done.stdout)["samples"])
 
 
+def collector_argv() -> list[str]:
+    """What the collector container runs: ENTRYPOINT, then the service's command."""
+    return [*dockerfile_entrypoint(), *compose_list("ops-collector", "command")]
+
+
 def _dashboard_argv(port: int) -> tuple[list[str], list[str]]:
     """CMD and HEALTHCHECK of the Dockerfile, with port 8501 moved to `port`."""
-    cmd = [str(port) if a == "8501" else a for a in dockerfile_cmd()]
+    cmd = [str(port) if a == "8501" else a for a in dockerfile_entrypoint() + dockerfile_cmd()]
     check = [a.replace("127.0.0.1:8501/", f"127.0.0.1:{port}/")
              for a in dockerfile_healthcheck()]
     assert str(port) in cmd and f":{port}/" in " ".join(check)
@@ -623,7 +633,7 @@ def test_image_runs_collector_and_dashboard_as_non_root(
     port = free_port()
     cmd, check = _dashboard_argv(port)
     collector_log, dashboard_log = image.base / "collector.log", image.base / "dashboard.log"
-    collector = image.popen(compose_list("ops-collector", "command"), env, collector_log)
+    collector = image.popen(collector_argv(), env, collector_log)
     dashboard = None
     try:
         _until(lambda: "Watching:" in collector_log.read_text(), 60, "no start", collector,
@@ -676,7 +686,7 @@ def test_collector_healthcheck_follows_the_heartbeat(image: ImageEnvironment,
     env = {"OPS_DATA_DIR": str(data), "SAMPLE_INTERVAL_SECONDS": "1"}
     log = tmp_path / "collector.log"
     assert image.run(check[1:], env).returncode == 1  # no collector has ever run
-    collector = image.popen(compose_list("ops-collector", "command"), env, log)
+    collector = image.popen(collector_argv(), env, log)
     try:
         _until(lambda: "Watching:" in log.read_text(), 60, "no start", collector, log)
         _until(lambda: _samples(image, env) >= 1, 60, "no sample", collector, log)
