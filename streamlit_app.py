@@ -10,7 +10,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from ops.api import routes as api_routes
 from ops.downloads import routes as download_routes
-from pages.common import require_login, settings_or_stop
+from pages.common import banners, require_login, settings_or_stop
 
 app = st.App("streamlit_app.py", routes=[*api_routes(), *download_routes()])
 
@@ -22,7 +22,8 @@ PagesManager.uses_pages_directory = False
 if __name__ == "__main__":
     st.set_page_config(page_title="Ops dashboard", page_icon=":material/monitor_heart:",
                        layout="wide")
-    require_login(settings_or_stop())
+    settings = settings_or_stop()
+    require_login(settings)
     navigation = st.navigation([
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:",
                 default=True),
@@ -30,5 +31,7 @@ if __name__ == "__main__":
         st.Page("pages/backups.py", title="Backups", icon=":material/backup:"),
         st.Page("pages/cache.py", title="Cache", icon=":material/bolt:"),
         st.Page("pages/database.py", title="Database", icon=":material/database:"),
+        st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
     ])
+    banners(settings)
     navigation.run()

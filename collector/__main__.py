@@ -19,8 +19,11 @@ import logging  # noqa: E402
 import signal  # noqa: E402
 from dataclasses import asdict  # noqa: E402
 
-from collector.loop import Collector, now_ms  # noqa: E402
+from collector.loop import Collector, Tick, now_ms  # noqa: E402
 from collector.worker import JobWorker  # noqa: E402
+from ops.alerts.notify import Notifier, announce  # noqa: E402
+from ops.alerts.rules import Rule, RulesFileError, load_rules  # noqa: E402
+from ops.alerts.watch import AlertWatch  # noqa: E402
 from ops.config import Settings  # noqa: E402
 from ops.housekeeping import Retention  # noqa: E402
 from ops.sources.configured import build_sources  # noqa: E402
@@ -37,7 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = settings_or_exit()
     setup_logging()
-    return print_one_sample(settings) if args.once else run_forever(settings)
+    if args.once:
+        return print_one_sample(settings)
+    alert_rules(settings)  # a bad rules file stops the program before it does anything
+    return run_forever(settings)
 
 
 def print_one_sample(settings: Settings) -> int:
@@ -52,7 +58,7 @@ def print_one_sample(settings: Settings) -> int:
     return 0
 
 
-def announce(settings: Settings) -> None:
+def log_start_up(settings: Settings) -> None:
     """The start-up lines admins already grep for (SEED.md), then what is watched."""
     if settings.enable_auto_backup and settings.mongo_uri is not None:
         log.info("Starting automated backup system...")
@@ -63,19 +69,38 @@ def announce(settings: Settings) -> None:
              settings.database_path)
 
 
+def alert_rules(settings: Settings) -> tuple[Rule, ...]:
+    """The rules in force, or exit status 2 with one line when the rules file is bad."""
+    try:
+        return load_rules(settings.alert_rules_file)
+    except RulesFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def run_forever(settings: Settings) -> int:
+    rules = alert_rules(settings)
     store = Store(settings.database_path)
+    watch = AlertWatch(store, settings, rules, announce)
+
+    def judge_alerts(tick: Tick) -> None:
+        watch.after_tick(tick.ts, tick.row, {r.source: r.error for r in tick.readings})
+
     collector = Collector(store, build_sources(settings), settings.sample_interval_seconds,
                           settings.metrics_retention_days,
-                          retention=Retention.from_settings(settings))
+                          retention=Retention.from_settings(settings),
+                          after_tick=[judge_alerts])
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: collector.stop())
-    announce(settings)
+    log_start_up(settings)
     log.info("Watching: %s", ", ".join(s.name for s in collector.sources))
     worker = JobWorker(settings)
     worker.start()
+    notifier = Notifier(settings, settings.database_path)
+    notifier.start()
     written = collector.run()
     worker.stop()
+    notifier.stop()
     collector.close()
     store.close()
     log.info("Stopped after %d samples", written)

@@ -33,6 +33,23 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def banners(settings: Settings) -> None:
+    """On every page: a silent collector and the alerts that are firing."""
+    from ops.alerts.records import firing
+    from ops.overview import collector_state
+
+    db = store(str(settings.database_path))
+    collector = collector_state(db, settings, now_ms())
+    if not collector.running:
+        st.warning(collector.message, icon=":material/warning:")
+    alerts = firing(db)
+    if alerts:
+        st.error(f"{len(alerts)} alert(s) firing: " + "; ".join(a.message or a.rule
+                                                                for a in alerts[:3])
+                 + (" ..." if len(alerts) > 3 else "") + " - see Alerts.",
+                 icon=":material/notifications_active:")
+
+
 @st.cache_resource
 def login_throttle() -> LoginThrottle:
     """One throttle for the whole server, so guesses from many sessions add up."""

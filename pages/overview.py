@@ -26,8 +26,6 @@ STATE_COLOURS = {"UP": "green", "DOWN": "red"}
 def live() -> None:
     now = now_ms()
     collector = collector_state(db, settings, now)
-    if not collector.running:
-        st.warning(collector.message, icon=":material/warning:")
     columns = st.columns(3)
     for column, tile in zip(columns, service_tiles(db, settings, now), strict=True):
         with column.container(border=True):

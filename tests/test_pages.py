@@ -19,7 +19,7 @@ from tests.backup_data import seed, unique_db
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["pages/overview.py", "pages/history.py", "pages/backups.py", "pages/cache.py",
-         "pages/database.py"]
+         "pages/database.py", "pages/alerts.py"]
 DAY_MS = 86_400_000
 CONFIGURED = {"MONGO_URI": "mongodb://ops:pw@127.0.0.1:1/", "REDIS_URL": "redis://127.0.0.1:1/0",
               "API_HEALTH_URL": "http://127.0.0.1:1/health"}
@@ -76,7 +76,8 @@ def test_empty_store_nothing_configured(monkeypatch: pytest.MonkeyPatch, env: di
                 "pages/history.py": "No data in this range",
                 "pages/backups.py": "not watched: set MONGO_URI",
                 "pages/cache.py": "not watched: set REDIS_URL",
-                "pages/database.py": "not watched: set MONGO_URI"}[page]
+                "pages/database.py": "not watched: set MONGO_URI",
+                "pages/alerts.py": "Nothing is firing."}[page]
     assert expected in text
 
 
@@ -95,7 +96,7 @@ def test_month_of_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, month_of
         assert "Download this range as CSV" in [b.label for b in app.get("download_button")]
     else:
         text = shown(app)
-        assert "UP" in text or "Catalogue" in text or "Backups" in text
+        assert "UP" in text or "Catalogue" in text or "Backups" in text or "Rules" in text
 
 
 @pytest.mark.parametrize("page", ["pages/overview.py", "pages/cache.py", "pages/database.py"])
