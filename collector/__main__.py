@@ -27,7 +27,7 @@ from ops.alerts.watch import AlertWatch  # noqa: E402
 from ops.config import Settings  # noqa: E402
 from ops.housekeeping import Retention  # noqa: E402
 from ops.sources.configured import build_sources  # noqa: E402
-from ops.startup import settings_or_exit, setup_logging  # noqa: E402
+from ops.startup import settings_or_exit, setup_logging, writable_dirs_or_exit  # noqa: E402
 from ops.store import Store  # noqa: E402
 
 log = logging.getLogger("collector")
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.once:
         return print_one_sample(settings)
     alert_rules(settings)  # a bad rules file stops the program before it does anything
+    writable_dirs_or_exit(settings)
     return run_forever(settings)
 
 

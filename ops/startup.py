@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from ops.config import Settings, SettingsError, load_settings
 
@@ -18,6 +20,31 @@ def settings_or_exit(environ: Mapping[str, str] | None = None) -> Settings:
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_SETTINGS) from None
+
+
+def _unwritable(name: str, path: Path) -> str | None:
+    """Why `path` cannot hold our files, or None when it can."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+        return None
+    except OSError as error:
+        owner = path.stat().st_uid if path.exists() else "missing"
+        return (f"{name}={path} is not writable by uid {os.getuid()} (owner uid {owner}): "
+                f"{error.strerror or error}")
+
+
+def writable_dirs_or_exit(settings: Settings) -> None:
+    """Stop with one line, exit 2, when a data or backup directory cannot be written
+    (a volume owned by another user), instead of a traceback and a restart loop."""
+    for name, path in (("OPS_DATA_DIR", settings.ops_data_dir),
+                       ("BACKUP_DIR", settings.backup_dir)):
+        problem = _unwritable(name, path)
+        if problem is not None:
+            print(f"error: {problem}", file=sys.stderr)
+            raise SystemExit(EXIT_BAD_SETTINGS)
 
 
 def setup_logging(level: int = logging.INFO) -> None:

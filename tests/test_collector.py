@@ -153,3 +153,15 @@ def test_once_prints_one_sample_as_json_and_writes_nothing(env: dict[str, str],
     assert sample["sources"]["redis"]["up"] is True
     assert sample["sources"]["host"]["values"]["mem_total_mb"] > 0
     assert not (Path(env["OPS_DATA_DIR"]) / "ops.sqlite3").exists()
+
+
+def test_unwritable_data_dir_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    blocker = tmp_path / "volume"
+    blocker.write_text("a file where the data directory should be")
+    data = blocker / "data"
+    environ = {"PATH": "/usr/bin:/bin", "OPS_DATA_DIR": str(data)}
+    result = subprocess.run([sys.executable, "-m", "collector"], cwd=ROOT, env=environ,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: OPS_DATA_DIR={data} is not writable by uid ")
+    assert len(result.stderr.strip().splitlines()) == 1
