@@ -39,15 +39,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ops import metrics, report
+from ops.alerts import records
 from ops.config import Settings, SettingsError, load_settings
 from ops.report import Snapshot
 from ops.store import Store
+from ops.uptime import uptime_table
 
 log = logging.getLogger("ops.api")
 
 PREFIX = "/api/monitoring"
 NO_STORE = {"Cache-Control": "no-store"}
 REDIS_INTERVAL_COUNTERS = ("keyspace_hits", "keyspace_misses")
+DAY_MS = 86_400_000
+API_WINDOWS = {"24h": DAY_MS, "7d": 7 * DAY_MS, "30d": 30 * DAY_MS, "1y": 365 * DAY_MS}
 
 Builder = Callable[[Snapshot, Settings], dict[str, Any]]
 T = TypeVar("T")
@@ -76,11 +80,18 @@ def read_snapshot(store: Store, now_ts: int) -> Snapshot:
     interval: dict[str, float | None] = {}
     redis = latest.get("redis")
     if redis is not None and redis.up:
-        counters = [f"redis_{name}" for name in REDIS_INTERVAL_COUNTERS]
-        rows = store.series(redis.ts, redis.ts, counters=counters, max_points=1)
-        if rows:
-            interval = {name: rows[0][f"redis_{name}_sum"] for name in REDIS_INTERVAL_COUNTERS}
-    return Snapshot(now_ts, latest, store.heartbeat(), interval)
+        row = store.last_sample([f"redis_{name}_delta" for name in REDIS_INTERVAL_COUNTERS])
+        if row is not None and row["ts"] == redis.ts:
+            interval = {name: row[f"redis_{name}_delta"] for name in REDIS_INTERVAL_COUNTERS}
+    watched = [source for source in ("api", "mongo", "redis") if source in latest]
+    return Snapshot(now_ts, latest, store.heartbeat(), interval, firing_alerts(store),
+                    uptime_table(store, watched, now_ts, API_WINDOWS))
+
+
+def firing_alerts(store: Store) -> tuple[dict[str, Any], ...]:
+    return tuple({"rule": a.rule, "subject": a.subject, "severity": a.severity,
+                  "message": a.message, "since": report.iso_ms(a.firing_ts)}
+                 for a in records.firing(store))
 
 
 def authorized(header: str | None, settings: Settings) -> bool:

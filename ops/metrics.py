@@ -42,6 +42,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ops.backup.catalogue import list_backups
+from ops.backup.status import NEXT_BACKUP_KEY
 from ops.config import Settings
 from ops.report import Snapshot, collector_fresh, http_sources, watched_sources
 from ops.sources.mongo import OPCOUNTERS
@@ -49,7 +50,6 @@ from ops.store import Store
 
 MB = 1024 * 1024
 DAY_MS = 86_400_000
-NEXT_BACKUP_KEY = "next_backup_ts"
 # Enough to count every backup job of years of daily backups.
 MAX_JOBS_COUNTED = 100_000
 
@@ -144,8 +144,7 @@ def read_backup_facts(store: Store, settings: Settings, now_ts: int) -> BackupFa
     """The newest good backup on disk, failed jobs and events, the next scheduled run."""
     good = next((entry for entry in list_backups(settings.backup_dir) if entry.ok), None)
     manifest = good.manifest if good else None
-    failed = sum(job.status == "failed"
-                 for job in store.jobs(kind="backup", limit=MAX_JOBS_COUNTED))
+    failed = store.count_jobs("backup", "failed")
     events = store.events(now_ts - DAY_MS, now_ts, sources=["backup"], limit=MAX_JOBS_COUNTED)
     next_ms = store.state(NEXT_BACKUP_KEY)
     return BackupFacts(
@@ -183,6 +182,8 @@ class SnapshotCollector:
         yield from self._mongo()
         yield self._api_latency()
         yield from self._backups()
+        yield from self._alerts()
+        yield from self._availability()
 
     def _service_up(self) -> Metric:
         family = GaugeMetricFamily("ops_service_up", "1 when the service answered the last "
@@ -267,6 +268,26 @@ class SnapshotCollector:
                                   value=facts.failed_jobs)
         yield GaugeMetricFamily("ops_backup_failures_last_24h", "backup_failed events in the "
                                 "last 24 hours.", value=facts.failures_last_24h)
+
+
+    def _alerts(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily("ops_alert_firing", "1 for each alert firing now.",
+                                   labels=["rule", "subject", "severity"])
+        for alert in self.snapshot.alerts:
+            family.add_metric([alert["rule"], alert["subject"], alert["severity"]], 1.0)
+        yield family
+        yield GaugeMetricFamily("ops_alerts_firing", "How many alerts are firing.",
+                                value=float(len(self.snapshot.alerts)))
+
+    def _availability(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily("ops_service_uptime_ratio", "Share of the window the "
+                                   "service was up, from its up/down events.",
+                                   labels=["service", "window"])
+        for source, windows in self.snapshot.availability.items():
+            for window, pct in windows.items():
+                if pct is not None:
+                    family.add_metric([source, window], pct / 100)
+        yield family
 
 
 def exposition(snapshot: Snapshot, settings: Settings, backups: BackupFacts) -> bytes:

@@ -29,7 +29,10 @@ Choices where the seed has no Node process or is silent:
   (or never has): the figures are old; else "DEGRADED" when a configured service is
   down; else "OK". Endpoints answer 503 for anything but "OK".
 - `/api/monitoring/dashboard`: `services.<name>` is true (UP), false (DOWN) or null (not
-  configured); `cache.enabled` is whether REDIS_URL is set.
+  configured); `cache.enabled` is whether REDIS_URL is set. Beyond the seed it adds
+  `availability` (uptime % per service over "24h", "7d", "30d", "1y", from the up/down
+  events) and, like /health/detailed, `alerts`: the firing alerts, each
+  `{rule, subject, severity, message, since}`.
 - `/api/monitoring/cache/stats` (no JSON in the seed), the shape chosen:
   `{status, enabled, version, uptime: {seconds, formatted},
   hitRate: {total, lastInterval}, hits: {total, lastInterval}, misses: {...},
@@ -74,6 +77,10 @@ class Snapshot:
     heartbeat: Heartbeat | None = None
     # Deltas of the newest sample: {"keyspace_hits": n, "keyspace_misses": m}.
     redis_interval: Mapping[str, float | None] = field(default_factory=dict)
+    # Firing alerts: {rule, subject, severity, message, since} with `since` ISO 8601 UTC.
+    alerts: tuple[Mapping[str, Any], ...] = ()
+    # Uptime % per source and window ("24h", "7d", "30d", "1y"), from up/down events.
+    availability: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
 
 
 # --- small conversions ---
@@ -250,6 +257,7 @@ def health_detailed(snapshot: Snapshot, settings: Settings) -> JSON:
         "services": services,
         "system": {"memory": system_memory(snapshot),
                    "cpu": {"cores": cores(snapshot), "loadAverage": load_average(snapshot)}},
+        "alerts": list(snapshot.alerts),
     }
 
 
@@ -281,7 +289,17 @@ def dashboard(snapshot: Snapshot, settings: Settings) -> JSON:
                         "cpuCores": cores(snapshot)},
         "cache": {"enabled": settings.redis_url is not None,
                   "stats": {"hitRate": cache_hit_rate(snapshot), "commands": _whole(commands)}},
+        "alerts": list(snapshot.alerts),
+        "availability": availability(snapshot),
     }
+
+
+def availability(snapshot: Snapshot) -> JSON:
+    """Uptime % per seed service name and window, two decimals; null when never watched."""
+    names = dict((source, name) for name, source in SEED_SERVICES)
+    return {names.get(source, source): {window: None if pct is None else round(pct, 2)
+                                        for window, pct in windows.items()}
+            for source, windows in snapshot.availability.items()}
 
 
 def cache_stats(snapshot: Snapshot, settings: Settings) -> JSON:
@@ -314,7 +332,7 @@ def cache_stats(snapshot: Snapshot, settings: Settings) -> JSON:
                  "evicted": _whole(redis.get("evicted_keys")),
                  "expired": _whole(redis.get("expired_keys")),
                  "perDb": info.get("keys_per_db") or {}},
-        "sampledAt": _iso(item.ts) if item else None,
+        "sampledAt": iso_ms(item.ts) if item else None,
     }
 
 
@@ -330,6 +348,6 @@ def _cache_memory(redis: Mapping[str, Any]) -> JSON:
     }
 
 
-def _iso(ts_ms: int) -> str:
+def iso_ms(ts_ms: int) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="seconds").replace(
         "+00:00", "Z")

@@ -367,6 +367,19 @@ class Store:
             " ORDER BY ts DESC, id DESC LIMIT 1", [source, *kinds]).fetchone()
         return Event(*row) if row else None
 
+    def last_sample(self, columns: Sequence[str]) -> dict[str, Any] | None:
+        """The newest sample's values of `columns` (unknown columns give None)."""
+        known = self.columns()
+        names = [_safe(c) for c in columns]
+        picks = ", ".join(c if c in known else "NULL" for c in names) or "NULL"
+        row = self.conn.execute(
+            f"SELECT ts, {picks} FROM samples ORDER BY ts DESC LIMIT 1").fetchone()
+        return None if row is None else {"ts": row[0], **dict(zip(names, row[1:], strict=False))}
+
+    def count_jobs(self, kind: str, status: str) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM jobs WHERE kind = ? AND status = ?",
+                                     (kind, status)).fetchone()[0])
+
     def first_event_ts(self, source: str) -> int | None:
         row = self.conn.execute("SELECT min(ts) FROM events WHERE source = ?",
                                 (source,)).fetchone()

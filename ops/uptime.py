@@ -31,7 +31,7 @@ def uptime_pct(store: Store, source: str, start_ts: int, end_ts: int) -> float |
     return 100.0 if watched <= 0 else 100.0 * (watched - down_ms) / watched
 
 
-def uptime_table(store: Store, sources: list[str],
-                 now_ts: int) -> dict[str, dict[str, float | None]]:
+def uptime_table(store: Store, sources: list[str], now_ts: int,
+                 windows: dict[str, int] | None = None) -> dict[str, dict[str, float | None]]:
     return {source: {name: uptime_pct(store, source, now_ts - span, now_ts)
-                     for name, span in WINDOWS.items()} for source in sources}
+                     for name, span in (windows or WINDOWS).items()} for source in sources}

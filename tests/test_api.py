@@ -185,7 +185,8 @@ def test_every_endpoint_has_the_seed_shape(env: dict[str, str], redis_server: Re
         assert answer.headers["content-type"].startswith("application/json")
 
     health = answers[ENDPOINTS[0]].json()
-    assert set(health) == {"status", "services", "system"}
+    assert set(health) == {"status", "services", "system", "alerts"}  # alerts: beyond the seed
+    assert health["alerts"] == []
     assert health["status"] == "OK"
     assert health["services"] == {
         "api": {"status": "UP", "version": "1.0.0"},
@@ -216,7 +217,9 @@ def test_every_endpoint_has_the_seed_shape(env: dict[str, str], redis_server: Re
     assert [float(v) for v in metrics["cpu"]["loadAverage"]] == cpu["loadAverage"]
 
     board = answers[ENDPOINTS[2]].json()
-    assert set(board) == {"status", "services", "performance", "cache"}
+    assert set(board) == {"status", "services", "performance", "cache", "alerts",
+                          "availability"}  # the last two: beyond the seed
+    assert board["availability"]["cache"]["24h"] == 100.0
     assert board["status"] == "OK"
     assert board["services"] == {"api": True, "database": True, "cache": True}
     assert set(board["performance"]) == {"uptime", "memoryUsage", "cpuCores"}

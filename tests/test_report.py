@@ -108,7 +108,8 @@ def test_seed_formats() -> None:
                      "database": {"status": "UP", "host": "mongo", "name": "alaweal_db"},
                      "cache": {"status": "UP", "hitRate": "90.91%"}},
         "system": {"memory": {"total": 15732, "free": 11224, "usagePercent": "28.65"},
-                   "cpu": {"cores": 8, "loadAverage": [8.61, 8.87, 8.83]}}}
+                   "cpu": {"cores": 8, "loadAverage": [8.61, 8.87, 8.83]}},
+        "alerts": []}
     assert report.metrics(up, config) == {
         "uptime": {"seconds": 75, "formatted": "1m 15s"},
         "memory": {"heapUsed": 52,
@@ -118,7 +119,8 @@ def test_seed_formats() -> None:
         "status": "OK",
         "services": {"api": True, "database": True, "cache": True},
         "performance": {"uptime": "1m 15s", "memoryUsage": "52MB", "cpuCores": 8},
-        "cache": {"enabled": True, "stats": {"hitRate": "90.91%", "commands": 302}}}
+        "cache": {"enabled": True, "stats": {"hitRate": "90.91%", "commands": 302}},
+        "alerts": [], "availability": {}}
     assert PASSWORD not in json.dumps([health, report.dashboard(up, config)])
 
 
@@ -255,3 +257,32 @@ def test_prometheus_units_and_absent_figures() -> None:
     assert found["ops_collector_running"][()] == 0
     assert "ops_collector_last_tick_timestamp_seconds" not in found
     assert "ops_backup_last_success_timestamp_seconds" not in found
+
+
+def test_firing_alerts_and_availability_beyond_the_seed() -> None:
+    from dataclasses import replace
+
+    alert = {"rule": "service_down", "subject": "cache", "severity": "critical",
+             "message": "cache is down: Error 111", "since": "2026-11-27T03:00:00Z"}
+    up = replace(all_up(), alerts=(alert,),
+                 availability={"redis": {"24h": 99.12345, "1y": None}, "api": {"24h": 100.0}})
+    config = full_settings()
+    assert report.health_detailed(up, config)["alerts"] == [alert]
+    board = report.dashboard(up, config)
+    assert board["alerts"] == [alert]
+    assert board["availability"] == {"cache": {"24h": 99.12, "1y": None},
+                                     "api": {"24h": 100.0}}
+
+
+def test_firing_alerts_and_uptime_in_prometheus_text() -> None:
+    from dataclasses import replace
+
+    from ops.metrics import BackupFacts, exposition
+
+    alert = {"rule": "service_down", "subject": "cache", "severity": "critical",
+             "message": "cache is down", "since": "2026-11-27T03:00:00Z"}
+    up = replace(all_up(), alerts=(alert,), availability={"redis": {"24h": 99.5}})
+    text = exposition(up, full_settings(), BackupFacts()).decode()
+    assert 'ops_alert_firing{rule="service_down",severity="critical",subject="cache"} 1.0' in text
+    assert "ops_alerts_firing 1.0" in text
+    assert 'ops_service_uptime_ratio{service="redis",window="24h"} 0.995' in text

@@ -113,3 +113,13 @@ def test_safe_url_keeps_scheme_host_and_path() -> None:
         "https://api.example:3001/api/monitoring/health?x=***"
     )
     assert safe_url("http://api:3001/health") == "http://api:3001/health"
+
+
+def test_uptime_from_the_body_plain_or_in_the_seed_shape(health_server: HealthServer) -> None:
+    source = HttpSource(health_server.url)
+    health_server.body = {"status": "OK", "uptime": {"seconds": 75, "formatted": "1m 15s"}}
+    assert source.probe().info["uptime_s"] == 75.0
+    health_server.body = {"status": "OK", "uptime": 12.5}
+    assert source.probe().info["uptime_s"] == 12.5
+    health_server.body = {"status": "OK", "uptime": "long"}
+    assert "uptime_s" not in source.probe().info

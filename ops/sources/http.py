@@ -50,7 +50,7 @@ def _request(url: str) -> urllib.request.Request:
 
 
 def body_info(body: bytes) -> dict[str, Any]:
-    """version and status from a JSON object body; nothing from anything else."""
+    """version, status and uptime from a JSON object body; nothing from anything else."""
     try:
         document = json.loads(body)
     except (ValueError, RecursionError):  # not JSON, or nested beyond the parser's depth
@@ -66,7 +66,19 @@ def body_info(body: bytes) -> dict[str, Any]:
         info["version"] = str(version)
     if isinstance(document.get("status"), str):
         info["status"] = document["status"]
+    uptime = _uptime_seconds(document.get("uptime"))
+    if uptime is not None:
+        info["uptime_s"] = uptime
     return info
+
+
+def _uptime_seconds(value: Any) -> float | None:
+    """`uptime` as seconds, or the seed's `{"seconds": 75, "formatted": "1m 15s"}`."""
+    if isinstance(value, dict):
+        value = value.get("seconds")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None
 
 
 class HttpSource:
