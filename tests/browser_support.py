@@ -3,6 +3,7 @@ Debian's chromium driven by Playwright, and the dashboard's login and navigation
 
 from __future__ import annotations
 
+import ast
 import http.client
 import os
 import signal
@@ -11,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,18 @@ VIEWPORT = {"width": 1400, "height": 1000}
 # Streamlit renders asynchronously over a websocket; on a busy 2-core machine a first page
 # run (imports, plotly, pandas) can take several seconds.
 UI_TIMEOUT_MS = 45_000
-PAGES = ("Overview", "History", "Backups", "Cache", "Database")
+PAGES = ("Overview", "History", "Backups", "Cache", "Database")  # checked one by one
 EXCEPTION = '[data-testid="stException"]'
+
+
+def declared_pages() -> list[str]:
+    """The titles of the pages streamlit_app.py gives st.navigation, in order."""
+    tree = ast.parse((ROOT / "streamlit_app.py").read_text())
+    return [keyword.value.value for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "Page"
+            for keyword in node.keywords
+            if keyword.arg == "title" and isinstance(keyword.value, ast.Constant)]
 
 
 def seed_database(uri: str, name: str, orders: int = 3000, customers: int = 1200) -> int:
@@ -52,9 +62,9 @@ def seed_database(uri: str, name: str, orders: int = 3000, customers: int = 1200
 
 class CacheTraffic:
     """Lookups against the real redis-server while the test runs, as an application would
-    make them (about 5 in 6 find their key), so the Cache page has a real hit rate."""
+    make them (9 in 10 find their key), so the Cache page has a real hit rate."""
 
-    def __init__(self, url: str, keys: int = 50, absent: int = 10) -> None:
+    def __init__(self, url: str, keys: int = 54, absent: int = 6) -> None:
         self.client = redis.Redis.from_url(url)
         self.client.mset({f"session:{i}": f"user {i}" for i in range(keys)})
         self.names = [f"session:{i}" for i in range(keys + absent)]
@@ -230,26 +240,6 @@ def settle(page: Page) -> None:
     page.wait_for_function(SETTLED, polling=50)
 
 
-def rerun_by(page: Page, action: Callable[[], object]) -> None:
-    """Do `action` (a widget change) and wait for the run it causes to end.
-
-    A widget change is sent to the server, and the page only learns that a run started
-    when the server says so: a watcher of the page's run state, installed before the
-    action, tells when a run has started and ended since."""
-    page.evaluate("""() => {
-        const app = document.querySelector('[data-testid="stApp"]');
-        window.__opsRunSeen = false;
-        new MutationObserver(records => {
-            if (records.some(r => r.oldValue === 'running')
-                    || app.dataset.testScriptState === 'running') window.__opsRunSeen = true;
-        }).observe(app, {attributes: true, attributeOldValue: true,
-                         attributeFilter: ['data-test-script-state']});
-    }""")
-    action()
-    page.wait_for_function("() => window.__opsRunSeen === true", polling=50)
-    settle(page)
-
-
 def screenshot(page: Page, path: Path) -> None:
     """The whole page at the test's viewport width.
 
@@ -258,6 +248,7 @@ def screenshot(page: Page, path: Path) -> None:
     the capture, then set back."""
     path.parent.mkdir(parents=True, exist_ok=True)
     size = page.viewport_size or VIEWPORT
+    page.mouse.move(size["width"] - 5, size["height"] - 5)  # no hover effects in the picture
     height = page.evaluate("""() => {
         const main = document.querySelector('[data-testid="stMain"]');
         return main ? main.scrollHeight : document.documentElement.scrollHeight; }""")

@@ -26,17 +26,18 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from ops.config import load_settings
 from ops.downloads import signed_link
+from ops.history import CHARTS
 from tests.browser_support import (
     EXCEPTION,
     PAGES,
     ROOT,
     CacheTraffic,
     OpsUp,
+    declared_pages,
     go_to,
     http_get,
     launch_chromium,
     new_page,
-    rerun_by,
     screenshot,
     seed_database,
     settle,
@@ -98,10 +99,10 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
-def save_screenshot(page: Page, name: str, for_docs: bool = True) -> None:
+def save_screenshot(page: Page, name: str) -> None:
     path = ARTIFACTS / f"{name}.png"
     screenshot(page, path)
-    if for_docs and os.environ.get("OPS_UPDATE_SCREENSHOTS") == "1":
+    if os.environ.get("OPS_UPDATE_SCREENSHOTS") == "1":
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_SCREENSHOTS / f"{name}.png")
 
@@ -115,7 +116,11 @@ def rendered_without_error(page: Page, last: str) -> None:
     if boxes.count():
         pytest.fail(f"{page.url} shows an exception:\n" + "\n".join(boxes.all_inner_texts()))
     expect(end.first).to_be_visible()
-    expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
+    # No error on a healthy stack. The banner of firing alerts is left out: an alert such
+    # as a nearly full disk may fire on the machine that runs the test.
+    errors = page.locator('[data-testid="stAlertContentError"]').filter(
+        has_not_text="alert(s) firing")
+    expect(errors).to_have_count(0)
 
 
 def check_login_only(page: Page) -> None:
@@ -127,7 +132,7 @@ def check_login_only(page: Page) -> None:
     for absent in ('[data-testid="stMetric"]', '[data-testid="stDataFrame"]',
                    '[data-testid="stPlotlyChart"]', EXCEPTION):
         expect(page.locator(absent)).to_have_count(0)
-    for title in PAGES:
+    for title in declared_pages():
         expect(page.get_by_role("heading", name=title)).to_have_count(0)
 
 
@@ -189,14 +194,16 @@ def test_dashboard_in_a_real_browser(stack: OpsUp, browser: Browser) -> None:
     settings = load_settings(stack.env, env_file=None)
 
     # A page URL opened directly as the very first visit of this server: the login form
-    # only; after login the navigation lists exactly the five pages (not every module
-    # of pages/, such as `common`).
+    # only; after login the navigation lists exactly the pages the app declares (not
+    # every module of pages/, such as `common`).
+    declared = declared_pages()
+    assert set(PAGES) <= set(declared), declared
     first = new_page(browser)
     first.goto(stack.url + "/history")
     check_login_only(first)
     save_screenshot(first, "login")
     log_in(first)
-    assert sidebar_links(first) == list(PAGES)
+    assert sidebar_links(first) == declared
     go_to(first, "History")
     assert urlsplit(first.url).path == "/history"
     first.context.close()
@@ -210,7 +217,7 @@ def test_dashboard_in_a_real_browser(stack: OpsUp, browser: Browser) -> None:
     check_login_only(page)
     log_in(page)
     expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
-    assert sidebar_links(page) == list(PAGES)
+    assert sidebar_links(page) == declared
     for label in ("API", "Database", "Cache"):
         tile = page.locator('[data-testid="stMarkdownContainer"] p').filter(
             has=page.locator("strong", has_text=re.compile(f"^{label}$")))
@@ -270,27 +277,25 @@ def test_dashboard_in_a_real_browser(stack: OpsUp, browser: Browser) -> None:
            ).to_have_count(1)
     save_screenshot(page, "database")
 
+    # Any other page the app declares: drawn without an exception.
+    for title in declared:
+        if title not in PAGES:
+            go_to(page, title)
+            rendered_without_error(page, title)
+            save_screenshot(page, title.lower())
+
     # History, once the collector has written enough samples for lines.
     stack.wait_for_samples(SAMPLES_BEFORE_HISTORY)
     go_to(page, "History")
-    rerun_by(page, page.get_by_role("radio", name="15 min").click)
-    expect(page.get_by_role("radio", name="15 min")).to_have_attribute("aria-checked", "true")
     rendered_without_error(page, "Shaded: the service was down")
+    # Each chart is drawn or says it has no data (Plotly loads after the page's text).
     charts = page.locator('[data-testid="stPlotlyChart"]')
-    history_problem = None
-    if charts.count() == 0:
-        # Seen on a fresh data directory: every chart says "No data in this range" until a
-        # whole minute has passed since the collector's first sample. Recorded, and the
-        # test goes on; it is reported at the end.
-        history_problem = (
-            f"History draws no chart though the store holds {stack.sample_count()} samples: "
-            "samples before the first whole minute after the collector's first sample are "
-            "not charted until they are rolled up")
-        save_screenshot(page, "history", for_docs=False)
-    else:
-        for title in CHARTED:
-            expect(charts.filter(has_text=title)).to_have_count(1)
-        save_screenshot(page, "history")
+    empty = page.locator('[data-testid="stCaptionContainer"]', has_text="No data in this range")
+    expect(charts.or_(empty)).to_have_count(len(CHARTS))
+    expect(charts.locator(".gtitle")).to_have_count(charts.count())
+    for title in CHARTED:
+        expect(charts.filter(has_text=title)).to_have_count(1)
+    save_screenshot(page, "history")
 
     # Overview last: it now shows the backup too.
     go_to(page, "Overview")
@@ -300,5 +305,3 @@ def test_dashboard_in_a_real_browser(stack: OpsUp, browser: Browser) -> None:
     page.context.close()
     assert stack.stop() == 0, stack.log_text()[-3000:]
     assert "Traceback" not in stack.log_text(), stack.log_text()[-3000:]
-    if history_problem:
-        pytest.xfail(history_problem)
