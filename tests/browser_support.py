@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from playwright.sync_api import Browser, Page, Playwright, expect
+from playwright.sync_api import Browser, Locator, Page, Playwright, expect
 from pymongo import ASCENDING, MongoClient
 
 from ops.config import SETTINGS
@@ -210,13 +210,11 @@ def submit_password(page: Page, password: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-def sidebar_links(page: Page) -> list[str]:
-    """The page names in the sidebar navigation, in order."""
-    nav = page.locator('[data-testid="stSidebarNav"]')
-    expect(nav).to_be_visible()
-    # Each link holds a material icon (its name is text) and the label in a markdown block.
-    links = nav.locator('[data-testid="stSidebarNavLink"] [data-testid="stMarkdownContainer"]')
-    return [text.strip() for text in links.all_inner_texts()]
+def sidebar_links(page: Page) -> Locator:
+    """The page names in the sidebar navigation (each link also holds a material icon,
+    whose name is text, and the label in a markdown block)."""
+    return page.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"] '
+                        '[data-testid="stMarkdownContainer"]')
 
 
 def go_to(page: Page, title: str) -> None:
