@@ -3,12 +3,10 @@ written by the collector against real Redis, MongoDB and HTTP servers."""
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,7 +20,6 @@ import redis
 from pymongo import MongoClient
 
 from collector.loop import Collector, now_ms
-from ops.api import shared_read
 from ops.config import SETTINGS, load_settings
 from ops.sources.configured import build_sources
 from ops.store import Store
@@ -366,28 +363,3 @@ def test_the_mongodb_password_never_appears(env: dict[str, str],
         assert b"ops:" not in answer.body and b"@127.0.0.1" not in answer.body
 
 
-def test_concurrent_requests_share_one_read_and_later_ones_read_again() -> None:
-    calls: list[float] = []
-
-    def read() -> int:
-        calls.append(time.monotonic())
-        time.sleep(0.05)
-        return len(calls)
-
-    def failing() -> int:
-        calls.append(time.monotonic())
-        raise sqlite3.OperationalError("disk I/O error")
-
-    async def run() -> tuple[list[int], int, list[BaseException | int], int]:
-        together = await asyncio.gather(*(shared_read(("k",), read) for _ in range(20)))
-        after = await shared_read(("k",), read)
-        errors = await asyncio.gather(*(shared_read(("e",), failing) for _ in range(3)),
-                                      return_exceptions=True)
-        recovered = await shared_read(("e",), read)
-        return together, after, errors, recovered
-
-    together, after, errors, recovered = asyncio.run(run())
-    assert together == [1] * 20, "20 concurrent requests, one read"
-    assert after == 2, "a request after the read finished reads again"
-    assert all(isinstance(e, sqlite3.OperationalError) for e in errors)
-    assert recovered == 4, "a failed read is not kept"
