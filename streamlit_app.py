@@ -10,7 +10,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from ops.api import routes as api_routes
 from ops.downloads import routes as download_routes
-from pages.common import banners, require_login, settings_or_stop
+from pages.common import banners, logged_in, require_login, settings_or_stop
 
 app = st.App("streamlit_app.py", routes=[*api_routes(), *download_routes()])
 
@@ -23,7 +23,8 @@ if __name__ == "__main__":
     st.set_page_config(page_title="Ops dashboard", page_icon=":material/monitor_heart:",
                        layout="wide")
     settings = settings_or_stop()
-    require_login(settings)
+    # Navigation first (hidden until login), so a page URL asked for before logging in
+    # (a bookmarked /history) is still the page shown after it.
     navigation = st.navigation([
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:",
                 default=True),
@@ -32,6 +33,7 @@ if __name__ == "__main__":
         st.Page("pages/cache.py", title="Cache", icon=":material/bolt:"),
         st.Page("pages/database.py", title="Database", icon=":material/database:"),
         st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
-    ])
-    banners(settings)
-    navigation.run()
+    ], position="sidebar" if logged_in(settings) else "hidden")
+    if require_login(settings):
+        banners(settings)
+        navigation.run()

@@ -10,9 +10,9 @@ from ops.alerts import records
 from ops.alerts.notify import channels, send_test
 from ops.alerts.outbox import recent
 from ops.alerts.rules import RulesFileError, load_rules
-from pages.common import now_ms, settings_or_stop, store
+from pages.common import now_ms, page_settings, store
 
-settings = settings_or_stop()
+settings = page_settings()
 db = store(str(settings.database_path))
 now = now_ms()
 

@@ -14,9 +14,9 @@ from ops.downloads import signed_link
 from ops.overview import collector_state
 from ops.sources.configured import how_to_watch
 from ops.store import Job
-from pages.common import now_ms, settings_or_stop, store
+from pages.common import now_ms, page_settings, store
 
-settings = settings_or_stop()
+settings = page_settings()
 db = store(str(settings.database_path))
 
 st.title("Backups")

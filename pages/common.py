@@ -56,17 +56,31 @@ def login_throttle() -> LoginThrottle:
     return LoginThrottle()
 
 
-def require_login(settings: Settings) -> None:
-    """With OPS_ADMIN_PASSWORD set, show only the login form until the password is given."""
+def page_settings() -> Settings:
+    """What every page starts with: the settings, and nothing at all before login (so a
+    page can never be shown around the frame's login form)."""
+    settings = settings_or_stop()
+    if not logged_in(settings):
+        st.stop()
+    return settings
+
+
+def logged_in(settings: Settings) -> bool:
+    return settings.ops_admin_password is None or bool(st.session_state.get("logged_in"))
+
+
+def require_login(settings: Settings) -> bool:
+    """With OPS_ADMIN_PASSWORD set, show only the login form until the password is given;
+    True when the pages may be shown."""
     if settings.ops_admin_password is None:
         st.sidebar.caption("No password set: this dashboard is for this machine only. Set "
                            "`OPS_ADMIN_PASSWORD` to require a login (and before exposing it).")
-        return
+        return True
     if st.session_state.get("logged_in"):
         if st.sidebar.button("Log out", icon=":material/logout:"):
             st.session_state["logged_in"] = False
             st.rerun()
-        return
+        return True
     st.title("Ops dashboard")
     with st.form("login"):
         given = st.text_input("Password", type="password")
@@ -76,4 +90,4 @@ def require_login(settings: Settings) -> None:
             st.session_state["logged_in"] = True
             st.rerun()
         st.error("Wrong password.")
-    st.stop()
+    return False

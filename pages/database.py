@@ -9,9 +9,9 @@ from ops import formatting
 from ops.detail import MONGO_COUNTERS, mongo_detail
 from ops.history import RANGES
 from ops.sources.configured import how_to_watch
-from pages.common import now_ms, settings_or_stop, store
+from pages.common import now_ms, page_settings, store
 
-settings = settings_or_stop()
+settings = page_settings()
 db = store(str(settings.database_path))
 
 st.title("Database")

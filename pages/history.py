@@ -8,9 +8,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ops.history import CHARTS, RANGES, Chart, csv_text, down_periods, history_frame
-from pages.common import now_ms, settings_or_stop, store
+from pages.common import now_ms, page_settings, store
 
-settings = settings_or_stop()
+settings = page_settings()
 db = store(str(settings.database_path))
 
 st.title("History")

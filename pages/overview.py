@@ -12,9 +12,9 @@ from ops.backup.status import summary
 from ops.overview import SERVICES, collector_state, host_figures, service_tiles
 from ops.sources.configured import EXAMPLE_FOR, SETTING_FOR
 from ops.uptime import uptime_table
-from pages.common import now_ms, settings_or_stop, store
+from pages.common import now_ms, page_settings, store
 
-settings = settings_or_stop()
+settings = page_settings()
 db = store(str(settings.database_path))
 
 st.title("Overview")

@@ -204,6 +204,10 @@ def test_dashboard_in_a_real_browser(stack: OpsUp, browser: Browser) -> None:
     save_screenshot(first, "login")
     log_in(first)
     expect(sidebar_links(first)).to_have_text(declared)
+    # the page asked for before login is the page shown after it
+    expect(first.get_by_role("heading", name="History", level=1)).to_be_visible()
+    assert urlsplit(first.url).path == "/history"
+    go_to(first, "Overview")
     go_to(first, "History")
     assert urlsplit(first.url).path == "/history"
     first.context.close()

@@ -164,14 +164,21 @@ def test_backup_failure_is_shown(monkeypatch: pytest.MonkeyPatch, env: dict[str,
 
 def test_login_required_and_wrong_password(monkeypatch: pytest.MonkeyPatch,
                                            env: dict[str, str]) -> None:
+    """The form and its gate. (The full login in a browser is in tests/test_browser.py:
+    AppTest reruns a multipage app's page script without its frame after the first run.)"""
     app = app_for(monkeypatch, {**env, "OPS_ADMIN_PASSWORD": "correct horse"})
     assert [t.value for t in app.title] == ["Ops dashboard"]
     assert "Overview" not in shown(app) and not app.metric
+    assert [b.label for b in app.button] == ["Log in"]
     app.text_input[0].input("wrong")  # a form: the value goes with the submit click
     app.button[0].click().run()
-    assert "Wrong password." in shown(app)
-    app.text_input[0].input("correct horse")
-    app.button[0].click().run()
-    assert not app.exception
-    assert "Overview" in shown(app)
+    assert "Overview" not in shown(app) and not app.metric, "nothing before login"
+    for page in PAGES:  # every page refuses to draw on its own, too
+        app.switch_page(page)
+        app.run()
+        assert not app.metric and not app.get("plotly_chart") and not app.dataframe
+    app.session_state["logged_in"] = True
+    app.switch_page("pages/overview.py")
+    app.run()
+    assert "Overview" in shown(app) and "Not watched. Set `REDIS_URL`" in shown(app)
     assert "correct horse" not in shown(app)
