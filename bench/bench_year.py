@@ -10,13 +10,12 @@ Run: .venv/bin/python -m bench.bench_year [days]
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import machine, summary
+from bench.common import history_page_run_ms, machine, summary
 from bench.synthetic import fill, finish_with_latest
 from ops.history import history_frame
 from ops.housekeeping import Retention, prune_and_cap, roll_up_due
@@ -47,22 +46,6 @@ def build(store: Store, days: int, end_ts: int) -> tuple[int, float, float]:
     return samples, writing, rolling
 
 
-def page_run_ms(data_dir: Path) -> float:
-    from streamlit.testing.v1 import AppTest
-
-    os.environ["OPS_DATA_DIR"] = str(data_dir)
-    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
-    app.run()
-    app.switch_page("pages/history.py")
-    app.run()
-    control = app.segmented_control(key="history_range").set_value("1 y")
-    began = time.perf_counter()
-    control.run()
-    took = (time.perf_counter() - began) * 1000
-    assert not app.exception, app.exception
-    return took
-
-
 def main(days: int = 365) -> None:
     print(machine())
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,8 +66,7 @@ def main(days: int = 365) -> None:
                 times.append((time.perf_counter() - began) * 1000)
             print(f"query {name}: {len(frame)} points x {len(frame.columns)} columns, ms: "
                   f"{summary(times)}")
-        os.chdir(ROOT)
-        runs = [page_run_ms(data) for _ in range(5)]
+        runs = [history_page_run_ms(data, "1 y") for _ in range(5)]
         print(f"History page script run (AppTest), 1 y range, ms: {summary(runs)}")
 
 

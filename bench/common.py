@@ -6,6 +6,7 @@ import os
 import platform
 import statistics
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,3 +59,22 @@ def summary(values: list[float]) -> str:
 def machine() -> str:
     return (f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, "
             f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}")
+
+
+def history_page_run_ms(data_dir: Path, range_label: str) -> float:
+    """One History page script run (AppTest) after picking `range_label`, in ms."""
+    from streamlit.testing.v1 import AppTest
+
+    root = Path(__file__).resolve().parents[1]
+    os.environ["OPS_DATA_DIR"] = str(data_dir)
+    os.chdir(root)
+    app = AppTest.from_file(str(root / "streamlit_app.py"), default_timeout=120)
+    app.run()
+    app.switch_page("pages/history.py")
+    app.run()
+    control = app.segmented_control(key="history_range").set_value(range_label)
+    started = time.perf_counter()
+    control.run()
+    took = (time.perf_counter() - started) * 1000
+    assert not app.exception, app.exception
+    return took

@@ -7,27 +7,12 @@ import streamlit as st
 
 from ops import formatting
 from ops.detail import redis_detail
-from ops.history import RANGES
-from ops.sources.configured import how_to_watch
-from pages.common import now_ms, page_settings, store
+from pages.common import now_ms, page_settings, service_detail
 
 settings = page_settings()
-db = store(str(settings.database_path))
-
-st.title("Cache")
-if settings.redis_url is None:
-    st.info(f"Redis is {how_to_watch('redis')}.", icon=":material/info:")
-    st.stop()
-
-choice = st.segmented_control("Totals over", list(RANGES), default="1 h",
-                              key="cache_range") or "1 h"
+detail, choice = service_detail("Redis", "redis", settings.redis_url is not None,
+                                "Totals over", redis_detail)
 now = now_ms()
-detail = redis_detail(db, now - int(RANGES[choice].total_seconds() * 1000), now)
-if detail.latest is None:
-    st.warning("No Redis sample yet: is the collector running?")
-    st.stop()
-if not detail.latest.up:
-    st.error(f"Redis is down: {detail.latest.error}", icon=":material/error:")
 st.caption(f"{detail.state(now)} · version {detail.info.get('version', '?')} · uptime "
            f"{formatting.uptime(detail.values.get('uptime_s'))} · role "
            f"{detail.info.get('role', '?')} · {settings.redis_url}")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import streamlit as st
 
 from ops.auth import LoginThrottle
 from ops.config import Settings, SettingsError, load_settings
+from ops.detail import Detail
 from ops.store import Store
 
 
@@ -91,3 +93,28 @@ def require_login(settings: Settings) -> bool:
             st.rerun()
         st.error("Wrong password.")
     return False
+
+
+def service_detail(label: str, source: str, configured: bool, range_label: str,
+                   read: Callable[[Store, int, int], Detail]) -> tuple[Detail, str]:
+    """The top of the Cache and Database pages: not configured, no sample yet, down, or
+    the detail of the chosen range; the page goes on only with a sample."""
+    from ops.history import RANGES
+    from ops.sources.configured import how_to_watch
+
+    settings = page_settings()
+    st.title({"redis": "Cache", "mongo": "Database"}[source])
+    if not configured:
+        st.info(f"{label} is {how_to_watch(source)}.", icon=":material/info:")
+        st.stop()
+    choice = st.segmented_control(range_label, list(RANGES), default="1 h",
+                                  key=f"{source}_range") or "1 h"
+    now = now_ms()
+    detail = read(store(str(settings.database_path)),
+                  now - int(RANGES[choice].total_seconds() * 1000), now)
+    if detail.latest is None:
+        st.warning(f"No {label} sample yet: is the collector running?")
+        st.stop()
+    if not detail.latest.up:
+        st.error(f"{label} is down: {detail.latest.error}", icon=":material/error:")
+    return detail, choice

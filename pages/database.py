@@ -7,27 +7,12 @@ import streamlit as st
 
 from ops import formatting
 from ops.detail import MONGO_COUNTERS, mongo_detail
-from ops.history import RANGES
-from ops.sources.configured import how_to_watch
-from pages.common import now_ms, page_settings, store
+from pages.common import now_ms, page_settings, service_detail
 
 settings = page_settings()
-db = store(str(settings.database_path))
-
-st.title("Database")
-if settings.mongo_uri is None:
-    st.info(f"MongoDB is {how_to_watch('mongo')}.", icon=":material/info:")
-    st.stop()
-
-choice = st.segmented_control("Rates over", list(RANGES), default="1 h",
-                              key="database_range") or "1 h"
+detail, choice = service_detail("MongoDB", "mongo", settings.mongo_uri is not None,
+                                "Rates over", mongo_detail)
 now = now_ms()
-detail = mongo_detail(db, now - int(RANGES[choice].total_seconds() * 1000), now)
-if detail.latest is None:
-    st.warning("No MongoDB sample yet: is the collector running?")
-    st.stop()
-if not detail.latest.up:
-    st.error(f"MongoDB is down: {detail.latest.error}", icon=":material/error:")
 st.caption(f"{detail.state(now)} · version {detail.info.get('version', '?')} · uptime "
            f"{formatting.uptime(detail.values.get('uptime_s'))} · "
            f"{detail.info.get('host', '')}")
