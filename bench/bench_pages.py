@@ -18,7 +18,6 @@ from ops.history import history_frame
 from ops.housekeeping import Retention, prune_and_cap, roll_up_due
 from ops.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
 DAY_MS = 86_400_000
 
 

@@ -21,7 +21,6 @@ from ops.history import history_frame
 from ops.housekeeping import Retention, prune_and_cap, roll_up_due
 from ops.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
 DAY_MS = 86_400_000
 RANGES = {"1 h": 3_600_000, "24 h": DAY_MS, "7 d": 7 * DAY_MS, "30 d": 30 * DAY_MS,
           "1 y": 365 * DAY_MS}
