@@ -3,6 +3,7 @@ not configured; the Backup now flow; login."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -93,6 +94,10 @@ def test_month_of_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, month_of
         assert not app.exception
         charts = app.get("plotly_chart")
         assert len(charts) == 10, "every chart drawn from 30 days of data"
+        layouts = {json.loads(c.proto.spec)["layout"]["title"]["text"]:
+                   json.loads(c.proto.spec)["layout"] for c in charts}
+        assert layouts["Redis hit rate"]["shapes"], "the outages are shaded"
+        assert not layouts["Memory used"].get("shapes"), "the host was never down"
         assert "Download this range as CSV" in [b.label for b in app.get("download_button")]
     else:
         text = shown(app)
