@@ -56,7 +56,8 @@ if rules:
             f"{r.for_samples} samples" if r.for_samples > 1 else "",
             f"{r.for_seconds // 60} min" if r.for_seconds else "") if p) or "1 sample",
         "resolves after": f"{r.clear_samples} clean samples",
-        "on": r.enabled} for r in rules]), hide_index=True, width="stretch")
+        "on": r.enabled} for r in rules]), hide_index=True, width="stretch",
+        height=(len(rules) + 1) * 35 + 3)  # every rule in view, no inner scrolling
 
 st.subheader("Notifications")
 configured = channels(settings)
