@@ -201,7 +201,8 @@ def _refuse_non_empty(db: Database[Any], drop: bool) -> list[str]:
     if existing and not drop:
         shown = ", ".join(existing[:5]) + (", …" if len(existing) > 5 else "")
         raise RestoreError(f"database {db.name} is not empty ({len(existing)} collections: "
-                           f"{shown}); restore with drop to replace it")
+                           f"{shown}); to replace it, restore with --drop (on the Backups "
+                           "page: tick 'Replace what is in that database')")
     return existing
 
 
