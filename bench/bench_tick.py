@@ -11,6 +11,7 @@ import time
 from bench.common import local_stack, machine, summary
 from collector.loop import Collector
 from ops.config import load_settings
+from ops.housekeeping import Retention
 from ops.sources.configured import build_sources
 from ops.store import Store
 
@@ -19,7 +20,8 @@ def main(ticks: int = 200) -> None:
     print(machine())
     with local_stack() as stack:
         settings = load_settings(stack.env(), env_file=None)
-        collector = Collector(Store(settings.database_path), build_sources(settings), 5, 30)
+        collector = Collector(Store(settings.database_path), build_sources(settings), 5,
+                              Retention.from_settings(settings))
         collector.run_once()  # connections opened, CPU baseline primed
         took = []
         for _ in range(ticks):

@@ -19,7 +19,7 @@ import logging  # noqa: E402
 import signal  # noqa: E402
 from dataclasses import asdict  # noqa: E402
 
-from collector.loop import Collector, Tick, now_ms  # noqa: E402
+from collector.loop import Collector, Tick  # noqa: E402
 from collector.worker import JobWorker  # noqa: E402
 from ops.alerts.notify import Notifier, announce  # noqa: E402
 from ops.alerts.rules import Rule, RulesFileError, load_rules  # noqa: E402
@@ -28,7 +28,7 @@ from ops.config import Settings  # noqa: E402
 from ops.housekeeping import Retention  # noqa: E402
 from ops.sources.configured import build_sources  # noqa: E402
 from ops.startup import settings_or_exit, setup_logging, writable_dirs_or_exit  # noqa: E402
-from ops.store import Store  # noqa: E402
+from ops.store import Store, now_ms  # noqa: E402
 
 log = logging.getLogger("collector")
 
@@ -88,9 +88,7 @@ def run_forever(settings: Settings) -> int:
         watch.after_tick(tick.ts, tick.row, {r.source: r.error for r in tick.readings})
 
     collector = Collector(store, build_sources(settings), settings.sample_interval_seconds,
-                          settings.metrics_retention_days,
-                          retention=Retention.from_settings(settings),
-                          after_tick=[judge_alerts])
+                          Retention.from_settings(settings), after_tick=[judge_alerts])
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: collector.stop())
     log_start_up(settings)

@@ -20,16 +20,12 @@ from ops import __version__
 from ops.deltas import CounterTracker, Row, columns_for
 from ops.housekeeping import Retention, prune_and_cap, roll_up_due
 from ops.sources.base import Reading, Source
-from ops.store import Heartbeat, Latest, Store
+from ops.store import Heartbeat, Latest, Store, now_ms
 
 log = logging.getLogger(__name__)
 
 ROLL_UP_EVERY_SECONDS = 60
 PRUNE_EVERY_SECONDS = 3600
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass
@@ -41,14 +37,12 @@ class Tick:
 
 class Collector:
     def __init__(self, store: Store, sources: list[Source], interval_s: float,
-                 retention_days: int, clock: Callable[[], int] = now_ms,
-                 retention: Retention | None = None,
+                 retention: Retention, clock: Callable[[], int] = now_ms,
                  after_tick: list[Callable[[Tick], object]] | None = None) -> None:
         self.store = store
         self.sources = sources
         self.interval_s = interval_s
-        self.retention = retention or Retention(
-            raw_hours=48, minute_days=retention_days, hour_days=400, max_mb=500)
+        self.retention = retention
         self.clock = clock
         self.stop_event = threading.Event()
         self.runner = ProbeRunner(sources)

@@ -26,7 +26,6 @@ import hmac
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from ops import metrics, report
 from ops.alerts import records
 from ops.config import Settings, SettingsError, load_settings
 from ops.report import Snapshot
-from ops.store import Store
+from ops.store import Store, now_ms
 from ops.uptime import uptime_table
 
 log = logging.getLogger("ops.api")
@@ -54,10 +53,6 @@ API_WINDOWS = {"24h": DAY_MS, "7d": 7 * DAY_MS, "30d": 30 * DAY_MS, "1y": 365 * 
 Builder = Callable[[Snapshot, Settings], dict[str, Any]]
 
 _local = threading.local()
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def store_for(path: Path) -> Store:

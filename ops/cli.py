@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -108,10 +107,10 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     """The seed's health JSON from the latest sample; exit 1 when it is not "OK"."""
     from ops.api import read_snapshot
     from ops.report import OK, health_detailed
-    from ops.store import Store
+    from ops.store import Store, now_ms
 
-    now = int(time.time() * 1000)
-    health = health_detailed(read_snapshot(Store(settings.database_path), now), settings)
+    health = health_detailed(read_snapshot(Store(settings.database_path), now_ms()),
+                             settings)
     json.dump(health, sys.stdout, indent=2)
     print()
     return 0 if health.get("status") == OK else 1
@@ -120,9 +119,9 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
 def _heartbeat(settings: Settings, args: argparse.Namespace) -> int:
     """Exit 0 when the collector's last tick is younger than three intervals (healthcheck)."""
     from ops.overview import collector_state
-    from ops.store import Store
+    from ops.store import Store, now_ms
 
-    state = collector_state(Store(settings.database_path), settings, int(time.time() * 1000))
+    state = collector_state(Store(settings.database_path), settings, now_ms())
     print(state.message, file=sys.stdout if state.running else sys.stderr)
     return 0 if state.running else 1
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from ops.config import Settings
-from ops.sources.configured import how_to_watch
+from ops.sources.configured import how_to_watch, is_configured
 
 log = logging.getLogger("ops.up")
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,9 +33,8 @@ def collector_command() -> list[str]:
 
 def hints(settings: Settings) -> list[str]:
     """What is not watched yet and the setting that turns it on."""
-    configured = {"mongo": settings.mongo_uri, "redis": settings.redis_url,
-                  "api": settings.api_health_url}
-    return [f"{name} {how_to_watch(name)}" for name, value in configured.items() if not value]
+    return [f"{name} {how_to_watch(name)}" for name in ("mongo", "redis", "api")
+            if not is_configured(settings, name)]
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

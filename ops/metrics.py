@@ -44,7 +44,8 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from ops.backup.catalogue import list_backups
 from ops.backup.status import NEXT_BACKUP_KEY
 from ops.config import Settings
-from ops.report import Snapshot, collector_fresh, http_sources, watched_sources
+from ops.report import Snapshot, collector_fresh, watched_sources
+from ops.sources.configured import http_sources
 from ops.sources.mongo import OPCOUNTERS
 from ops.store import Store
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from ops import formatting
 from ops.config import Settings
-from ops.sources.configured import how_to_watch
-from ops.store import Latest, Store
+from ops.sources.configured import how_to_watch, is_configured
+from ops.store import Heartbeat, Latest, Store
 
 STALE_AFTER_INTERVALS = 3
 SERVICES = (("api", "API"), ("mongo", "Database"), ("redis", "Cache"))
@@ -31,24 +31,25 @@ class CollectorState:
     message: str
 
 
+def heartbeat_fresh(beat: Heartbeat | None, now_ts: int) -> bool:
+    """The collector ticked within the last three sample intervals."""
+    if beat is None:
+        return False
+    return now_ts - beat.last_tick_ts <= STALE_AFTER_INTERVALS * max(beat.interval_s, 1) * 1000
+
+
 def collector_state(store: Store, settings: Settings, now_ts: int) -> CollectorState:
     """Running when the last heartbeat is younger than three intervals."""
     beat = store.heartbeat()
     if beat is None:
         return CollectorState(False, "collector has not written a sample yet: start it with "
                               "`python -m collector` (or `./run`)")
-    limit_ms = STALE_AFTER_INTERVALS * max(beat.interval_s, 1) * 1000
-    if now_ts - beat.last_tick_ts > limit_ms:
+    if not heartbeat_fresh(beat, now_ts):
         return CollectorState(False, f"collector not running since "
                               f"{formatting.clock(beat.last_tick_ts)} "
                               f"({formatting.age(beat.last_tick_ts, now_ts)})")
     return CollectorState(True, f"collector running, last sample "
                           f"{formatting.age(beat.last_tick_ts, now_ts)}")
-
-
-def _configured(settings: Settings, source: str) -> bool:
-    return bool({"api": settings.api_health_url, "mongo": settings.mongo_uri,
-                 "redis": settings.redis_url}[source])
 
 
 def _values(latest: Latest | None) -> dict[str, Any]:
@@ -81,7 +82,7 @@ def service_tiles(store: Store, settings: Settings, now_ts: int) -> list[Service
     tiles = []
     for source, label in SERVICES:
         item = latest.get(source)
-        if not _configured(settings, source):
+        if not is_configured(settings, source):
             tiles.append(ServiceTile(source, label, "not configured", "",
                                      how_to_watch(source), ""))
         elif item is None:

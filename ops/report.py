@@ -56,8 +56,8 @@ from urllib.parse import urlsplit
 
 from ops import __version__, formatting
 from ops.config import Settings
-from ops.overview import STALE_AFTER_INTERVALS
-from ops.sources.configured import http_name
+from ops.overview import heartbeat_fresh
+from ops.sources.configured import http_sources, is_configured
 from ops.sources.mongo import split_uri
 from ops.store import Heartbeat, Latest
 
@@ -120,26 +120,14 @@ def _info(snapshot: Snapshot, source: str) -> Mapping[str, Any]:
 # --- statuses ---
 
 
-def http_sources(settings: Settings) -> list[str]:
-    return [http_name(i) for i in range(len(settings.api_health_url or []))]
-
-
-def configured(settings: Settings, source: str) -> bool:
-    if source == "mongo":
-        return settings.mongo_uri is not None
-    if source == "redis":
-        return settings.redis_url is not None
-    return source in http_sources(settings)
-
-
 def watched_sources(settings: Settings) -> list[str]:
     """Every configured service: the HTTP health URLs, MongoDB, Redis."""
-    return [*http_sources(settings), *(s for s in ("mongo", "redis") if configured(settings, s))]
+    return [*http_sources(settings), *(s for s in ("mongo", "redis") if is_configured(settings, s))]
 
 
 def service_status(snapshot: Snapshot, settings: Settings, source: str) -> str:
     """UP/DOWN from the latest reading; a configured source never read counts as DOWN."""
-    if not configured(settings, source):
+    if not is_configured(settings, source):
         return NOT_CONFIGURED
     item = snapshot.latest.get(source)
     return UP if item is not None and item.up else DOWN
@@ -147,11 +135,7 @@ def service_status(snapshot: Snapshot, settings: Settings, source: str) -> str:
 
 def collector_fresh(snapshot: Snapshot) -> bool:
     """True when the last tick is younger than three sample intervals."""
-    beat = snapshot.heartbeat
-    if beat is None:
-        return False
-    limit_ms = STALE_AFTER_INTERVALS * max(beat.interval_s, 1) * 1000
-    return snapshot.now_ts - beat.last_tick_ts <= limit_ms
+    return heartbeat_fresh(snapshot.heartbeat, snapshot.now_ts)
 
 
 def overall_status(snapshot: Snapshot, settings: Settings) -> str:

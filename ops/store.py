@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +165,11 @@ class Latest:
     since_ts: int
     error: str | None
     reading: dict[str, Any]
+
+
+def now_ms() -> int:
+    """Now, in the store's unit: integer milliseconds since the epoch."""
+    return int(time.time() * 1000)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -418,7 +424,7 @@ class Store:
             _safe(name)
         peaks = list(gauges if peaks is None else peaks)
         width = max(1, -(-(end_ts - start_ts + 1) // max(1, max_points)))
-        grid = Grid(start_ts, end_ts + 1, width)
+        grid = Grid(start_ts, width)
         merged: dict[int, dict[str, Any]] = {}
         for segment in plan(start_ts, end_ts + 1, width, self.coverage()):
             for index, partial in self._partials(segment, grid, gauges, counters, peaks):
@@ -525,8 +531,9 @@ class Store:
 
 @dataclass(frozen=True)
 class Grid:
+    """Buckets of `width` ms from `start`: bucket i is [start + i*width, start + (i+1)*width)."""
+
     start: int
-    end: int  # exclusive
     width: int
 
 

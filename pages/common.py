@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import streamlit as st
@@ -10,7 +9,7 @@ import streamlit as st
 from ops.auth import LoginThrottle
 from ops.config import Settings, SettingsError, load_settings
 from ops.detail import Detail
-from ops.store import Store
+from ops.store import Store, now_ms
 
 
 def settings_or_stop() -> Settings:
@@ -31,8 +30,6 @@ def store(path: str) -> Store:
     return Store(Path(path))
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def banners(settings: Settings) -> None:

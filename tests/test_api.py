@@ -19,10 +19,11 @@ import pytest
 import redis
 from pymongo import MongoClient
 
-from collector.loop import Collector, now_ms
+from collector.loop import Collector
 from ops.config import SETTINGS, load_settings
+from ops.housekeeping import Retention
 from ops.sources.configured import build_sources
-from ops.store import Store
+from ops.store import Store, now_ms
 from tests.backup_data import unique_db
 from tests.servers import ExternalMongo, HealthServer, MongoStandIn, RedisServer, free_port
 
@@ -119,7 +120,7 @@ def make_collector(env: dict[str, str], interval: float = 60,
                    clock: Callable[[], int] = now_ms) -> Collector:
     settings = load_settings(env, env_file=None)
     return Collector(Store(settings.database_path), build_sources(settings), interval,
-                     settings.metrics_retention_days, clock=clock)
+                     Retention.from_settings(settings), clock=clock)
 
 
 def stack_env(env: dict[str, str], redis_server: RedisServer,

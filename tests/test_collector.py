@@ -16,6 +16,7 @@ import redis
 from collector.loop import Collector
 from collector.probing import ProbeRunner
 from ops.config import load_settings
+from ops.housekeeping import Retention
 from ops.sources.configured import build_sources
 from ops.store import Store
 from tests.servers import HealthServer, RedisServer
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def make_collector(env: dict[str, str], interval: int = 1) -> Collector:
     settings = load_settings(env, env_file=None)
     return Collector(Store(settings.database_path), build_sources(settings), interval,
-                     settings.metrics_retention_days)
+                     Retention.from_settings(settings))
 
 
 def test_redis_outage_is_recorded_and_rates_stay_sane(env: dict[str, str],

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from collector.loop import Collector
 from ops.config import load_settings
+from ops.housekeeping import Retention
 from ops.sources.configured import build_sources
 from ops.store import Heartbeat, Store
 from tests.servers import RedisServer
@@ -48,7 +49,8 @@ def test_live_data_and_a_service_that_went_down(monkeypatch: pytest.MonkeyPatch,
                                                redis_server: RedisServer) -> None:
     env = {**env, "REDIS_URL": redis_server.url}
     settings = load_settings(env, env_file=None)
-    collector = Collector(Store(settings.database_path), build_sources(settings), 5, 30)
+    collector = Collector(Store(settings.database_path), build_sources(settings), 5,
+                          Retention.from_settings(settings))
     collector.run_once()
     app = run_page(monkeypatch, env)
     assert not app.exception

@@ -189,7 +189,7 @@ def test_collector_housekeeping_runs_on_its_first_tick(tmp_path: Path) -> None:
     from ops.sources.host import HostSource
 
     store = Store(tmp_path / "ops.sqlite3")
-    collector = Collector(store, [HostSource(tmp_path)], 1, 30)
+    collector = Collector(store, [HostSource(tmp_path)], 1, Retention(48, 30, 400, 500))
     old = collector.clock() - 3 * HOUR_MS
     store.append_sample(old // HOUR_MS * HOUR_MS, {"dt_s": 5.0, "host_up": 1,
                                                     "host_mem_used_pct": 50.0})

@@ -29,7 +29,6 @@ import logging
 import smtplib
 import ssl
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
@@ -44,7 +43,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ops.alerts import outbox
 from ops.config import Settings
 from ops.formatting import uptime
-from ops.store import Store
+from ops.store import Store, now_ms
 
 log = logging.getLogger("ops.alerts.notify")
 
@@ -528,17 +527,13 @@ def deliver_due(store: Store, settings: Settings, now_ts: int, limit: int = BATC
     return outcomes
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class Notifier:
     """The collector's notification thread: its own SQLite connection, `deliver_due` every
     second. Sampling only queues messages, so a slow or unreachable channel never delays
     it."""
 
     def __init__(self, settings: Settings, store_path: Path,
-                 clock: Callable[[], int] = _now_ms, poll_seconds: float = POLL_SECONDS) -> None:
+                 clock: Callable[[], int] = now_ms, poll_seconds: float = POLL_SECONDS) -> None:
         self.settings = settings
         self.store_path = store_path
         self.clock = clock

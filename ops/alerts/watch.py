@@ -13,6 +13,7 @@ from ops.alerts.records import Alert
 from ops.alerts.rules import Context, Rule
 from ops.backup.catalogue import list_backups
 from ops.config import Settings
+from ops.sources.configured import is_configured
 from ops.store import Store
 
 log = logging.getLogger("ops.alerts")
@@ -22,8 +23,7 @@ Announce = Callable[[Store, Settings, dict[str, Any], str, int], int]
 
 
 def configured(settings: Settings) -> dict[str, bool]:
-    return {"api": bool(settings.api_health_url), "mongo": settings.mongo_uri is not None,
-            "redis": settings.redis_url is not None}
+    return {source: is_configured(settings, source) for source in ("api", "mongo", "redis")}
 
 
 def _redis_window(store: Store, now_ts: int) -> dict[str, float | None]:

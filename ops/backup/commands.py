@@ -22,15 +22,11 @@ from ops.backup.retention import prune
 from ops.backup.verify import verify
 from ops.config import Settings
 from ops.overview import collector_state
-from ops.store import Job, Store
+from ops.store import Job, Store, now_ms
 
 WAIT_POLL_SECONDS = 0.5
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _fail(message: str, status: int = EXIT_FAILED) -> int:
@@ -42,9 +38,9 @@ def request_backup(settings: Settings, wait: bool, requested_by: str = "cli") ->
     if settings.mongo_uri is None:
         return _fail("MONGO_URI is not set: there is no MongoDB to back up", EXIT_USAGE)
     store = Store(settings.database_path)
-    job, created = store.request_job("backup", requested_by, _now_ms())
+    job, created = store.request_job("backup", requested_by, now_ms())
     print(f"backup job {job.id} {'queued' if created else 'already ' + job.status + ': joined'}")
-    collector = collector_state(store, settings, _now_ms())
+    collector = collector_state(store, settings, now_ms())
     if not collector.running:
         message = f"{collector.message}; the job runs when the collector starts"
         return _fail(message) if wait else (print(f"warning: {message}", file=sys.stderr) or 0)
@@ -156,7 +152,7 @@ def prune_command(settings: Settings) -> int:
     removed = prune(settings.backup_dir, settings.backup_retention_days, datetime.now(UTC))
     store = Store(settings.database_path)
     for backup_id in removed:
-        store.record_event(_now_ms(), "backup", "backup_pruned",
+        store.record_event(now_ms(), "backup", "backup_pruned",
                            f"{backup_id} older than {settings.backup_retention_days} days")
         print(f"removed {backup_id}")
     print(f"{len(removed)} backups removed; retention {settings.backup_retention_days} days, "

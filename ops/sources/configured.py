@@ -26,6 +26,20 @@ def http_name(index: int) -> str:
     return "api" if index == 0 else f"api_{index + 1}"
 
 
+def http_sources(settings: Settings) -> list[str]:
+    """The names of the HTTP health sources: api, api_2, ..."""
+    return [http_name(i) for i in range(len(settings.api_health_url or []))]
+
+
+def is_configured(settings: Settings, source: str) -> bool:
+    """Whether the setting that watches `source` (mongo, redis, api, api_2, ...) is set."""
+    if source == "mongo":
+        return settings.mongo_uri is not None
+    if source == "redis":
+        return settings.redis_url is not None
+    return source in http_sources(settings)
+
+
 def build_sources(settings: Settings) -> list[Source]:
     sources: list[Source] = [HostSource(settings.ops_data_dir)]
     if settings.mongo_uri is not None:
