@@ -9,8 +9,8 @@ import pytest
 
 from tests.servers import ExternalMongo, HealthServer, MongoStandIn, RedisServer, mongo_server
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-FIXTURES = SHARED / "fixtures"
+# Test data written by real tools (mongodump), kept in the repository.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture
