@@ -8,8 +8,8 @@ session (`__main__`), it draws the frame and the page navigation.
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from ops.api import routes as api_routes
-from ops.downloads import routes as download_routes
+from ops.web.downloads import routes as download_routes
+from ops.web.routes import routes as api_routes
 from pages.common import banners, logged_in, require_login, settings_or_stop
 
 app = st.App("streamlit_app.py", routes=[*api_routes(), *download_routes()])

@@ -35,7 +35,7 @@ from pathlib import Path
 from bench.bench_store import STEP_MS, fill
 from bench.common import Stack, local_stack, machine, percentile
 from ops.config import SETTINGS
-from ops.store import Store
+from ops.storage import Store
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]

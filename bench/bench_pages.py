@@ -14,9 +14,9 @@ from pathlib import Path
 
 from bench.common import history_page_run_ms, machine, summary
 from bench.synthetic import fill, finish_with_latest
-from ops.history import history_frame
 from ops.housekeeping import Retention, prune_and_cap, roll_up_due
-from ops.store import Store
+from ops.storage import Store
+from ops.views.history import history_frame
 
 DAY_MS = 86_400_000
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.common import machine, summary
 from ops.deltas import columns_for
 from ops.sources import host, http, mongo, redis
-from ops.store import Store
+from ops.storage import Store
 
 STEP_MS = 5000
 CHARTS = {

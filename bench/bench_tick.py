@@ -13,7 +13,7 @@ from collector.loop import Collector
 from ops.config import load_settings
 from ops.housekeeping import Retention
 from ops.sources.configured import build_sources
-from ops.store import Store
+from ops.storage import Store
 
 
 def main(ticks: int = 200) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ops.deltas import columns_for
 from ops.sources import host, http, mongo, redis
-from ops.store import Heartbeat, Latest, Store
+from ops.storage import Heartbeat, Latest, Store
 
 STEP_MS = 5000
 DAY_MS = 86_400_000

@@ -28,7 +28,7 @@ from ops.config import Settings  # noqa: E402
 from ops.housekeeping import Retention  # noqa: E402
 from ops.sources.configured import build_sources  # noqa: E402
 from ops.startup import settings_or_exit, setup_logging, writable_dirs_or_exit  # noqa: E402
-from ops.store import Store, now_ms  # noqa: E402
+from ops.storage import Store, now_ms  # noqa: E402
 
 log = logging.getLogger("collector")
 

@@ -20,7 +20,7 @@ from ops import __version__
 from ops.deltas import CounterTracker, Row, columns_for
 from ops.housekeeping import Retention, prune_and_cap, roll_up_due
 from ops.sources.base import Reading, Source
-from ops.store import Heartbeat, Latest, Store, now_ms
+from ops.storage import Heartbeat, Latest, Store, now_ms
 
 log = logging.getLogger(__name__)
 

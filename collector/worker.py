@@ -21,10 +21,9 @@ from filelock import Timeout
 
 from ops.backup.catalogue import list_backups, remove_partials
 from ops.backup.jobs import JobRunner, backup_lock
-from ops.backup.schedule import catch_up_due, next_run
-from ops.backup.status import NEXT_BACKUP_KEY
+from ops.backup.schedule import NEXT_BACKUP_KEY, catch_up_due, next_run
 from ops.config import Settings
-from ops.store import Job, Store
+from ops.storage import Job, Store
 
 log = logging.getLogger("collector.worker")
 

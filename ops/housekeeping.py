@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from ops import formatting
 from ops.config import Settings
-from ops.store import Store
-from ops.tiers import HOUR_MS, MINUTE, RAW, ROLLUPS, TIERS, Tier
+from ops.storage import Store
+from ops.storage.tiers import HOUR_MS, MINUTE, RAW, ROLLUPS, TIERS, Tier
 
 log = logging.getLogger("ops.housekeeping")
 

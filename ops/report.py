@@ -56,10 +56,10 @@ from urllib.parse import urlsplit
 
 from ops import __version__, formatting
 from ops.config import Settings
-from ops.overview import heartbeat_fresh
+from ops.heartbeat import heartbeat_fresh
 from ops.sources.configured import http_sources, is_configured
 from ops.sources.mongo import split_uri
-from ops.store import Heartbeat, Latest
+from ops.storage import Heartbeat, Latest
 
 OK, DEGRADED, STALE = "OK", "DEGRADED", "STALE"
 UP, DOWN, NOT_CONFIGURED = "UP", "DOWN", "NOT_CONFIGURED"

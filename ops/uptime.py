@@ -6,7 +6,7 @@ Time before the first event of a service (when it was not watched yet) does not 
 
 from __future__ import annotations
 
-from ops.store import Store
+from ops.storage import Store
 
 WINDOWS = {"24 h": 86_400_000, "7 d": 7 * 86_400_000, "30 d": 30 * 86_400_000,
            "1 y": 365 * 86_400_000}

@@ -6,10 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from ops import formatting
-from ops.alerts import records
 from ops.alerts.notify import channels, send_test
-from ops.alerts.outbox import recent
 from ops.alerts.rules import RulesFileError, load_rules
+from ops.storage import alerts as records
+from ops.storage.outbox import recent
 from pages.common import now_ms, page_settings, store
 
 settings = page_settings()

@@ -9,11 +9,11 @@ import streamlit as st
 
 from ops import formatting
 from ops.backup.catalogue import list_backups
-from ops.backup.status import describe_job, fraction_done, summary
-from ops.downloads import signed_link
-from ops.overview import collector_state
+from ops.heartbeat import collector_state
 from ops.sources.configured import how_to_watch
-from ops.store import Job
+from ops.storage import Job
+from ops.views.backups import describe_job, fraction_done, summary
+from ops.web.downloads import signed_link
 from pages.common import now_ms, page_settings, store
 
 settings = page_settings()

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ops import formatting
-from ops.detail import redis_detail
+from ops.views.detail import redis_detail
 from pages.common import now_ms, page_settings, service_detail
 
 settings = page_settings()

@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from ops.auth import LoginThrottle
 from ops.config import Settings, SettingsError, load_settings
-from ops.detail import Detail
-from ops.store import Store, now_ms
+from ops.storage import Store, now_ms
+from ops.views.detail import Detail
+from ops.web.auth import LoginThrottle
 
 
 def settings_or_stop() -> Settings:
@@ -34,8 +34,8 @@ def store(path: str) -> Store:
 
 def banners(settings: Settings) -> None:
     """On every page: a silent collector and the alerts that are firing."""
-    from ops.alerts.records import firing
-    from ops.overview import collector_state
+    from ops.heartbeat import collector_state
+    from ops.storage.alerts import firing
 
     db = store(str(settings.database_path))
     collector = collector_state(db, settings, now_ms())
@@ -96,8 +96,8 @@ def service_detail(label: str, source: str, configured: bool, range_label: str,
                    read: Callable[[Store, int, int], Detail]) -> tuple[Detail, str]:
     """The top of the Cache and Database pages: not configured, no sample yet, down, or
     the detail of the chosen range; the page goes on only with a sample."""
-    from ops.history import RANGES
     from ops.sources.configured import how_to_watch
+    from ops.views.history import RANGES
 
     settings = page_settings()
     st.title({"redis": "Cache", "mongo": "Database"}[source])

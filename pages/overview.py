@@ -8,10 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from ops import formatting
-from ops.backup.status import summary
-from ops.overview import SERVICES, collector_state, host_figures, service_tiles
+from ops.heartbeat import collector_state
 from ops.sources.configured import EXAMPLE_FOR, SETTING_FOR
 from ops.uptime import uptime_table
+from ops.views.backups import summary
+from ops.views.overview import SERVICES, host_figures, service_tiles
 from pages.common import now_ms, page_settings, store
 
 settings = page_settings()

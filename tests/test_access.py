@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ops.auth import LoginThrottle, password_matches
 from ops.config import Secret, load_settings
-from ops.downloads import check_link, signed_link, signing_key
+from ops.web.auth import LoginThrottle, password_matches
+from ops.web.downloads import check_link, signed_link, signing_key
 
 ROOT = Path(__file__).resolve().parents[1]
 

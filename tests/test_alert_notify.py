@@ -27,9 +27,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from ops.alerts import notify, outbox
+from ops.alerts import notify
 from ops.config import Settings, load_settings
-from ops.store import Store
+from ops.storage import Store, outbox
 from tests.servers import free_port
 
 T0 = 1_764_213_125_000  # 2025-11-27 03:12:05 UTC

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from ops.alerts import records
 from ops.alerts.rules import DEFAULT_RULES, RulesFileError, load_rules
 from ops.alerts.watch import AlertWatch
 from ops.config import Settings, load_settings
 from ops.deltas import columns_for
 from ops.sources import host, http, mongo, redis
-from ops.store import Store
+from ops.storage import Store
+from ops.storage import alerts as records
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP = 5000

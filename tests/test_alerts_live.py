@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ops.alerts import records
-from ops.store import Store
+from ops.storage import Store
+from ops.storage import alerts as records
 from tests.servers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]

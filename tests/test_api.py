@@ -23,7 +23,7 @@ from collector.loop import Collector
 from ops.config import SETTINGS, load_settings
 from ops.housekeeping import Retention
 from ops.sources.configured import build_sources
-from ops.store import Store, now_ms
+from ops.storage import Store, now_ms
 from tests.backup_data import unique_db
 from tests.servers import ExternalMongo, HealthServer, MongoStandIn, RedisServer, free_port
 

@@ -23,7 +23,7 @@ from collector.worker import JobWorker
 from ops.backup.catalogue import list_backups
 from ops.backup.dump import dump
 from ops.config import Settings, load_settings
-from ops.store import Store
+from ops.storage import Store
 from tests.backup_data import seed, unique_db
 from tests.servers import free_port
 

@@ -25,8 +25,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from ops.config import load_settings
-from ops.downloads import signed_link
-from ops.history import CHARTS
+from ops.views.history import CHARTS
+from ops.web.downloads import signed_link
 from tests.browser_support import (
     EXCEPTION,
     PAGES,

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from ops.cli import COMMANDS
-from ops.store import Heartbeat, Latest, Store
+from ops.cli.commands import COMMANDS
+from ops.storage import Heartbeat, Latest, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,7 +18,7 @@ from collector.probing import ProbeRunner
 from ops.config import load_settings
 from ops.housekeeping import Retention
 from ops.sources.configured import build_sources
-from ops.store import Store
+from ops.storage import Store
 from tests.servers import HealthServer, RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from ops.cli import COMMANDS
+from ops.cli.commands import COMMANDS
 from ops.config import SETTINGS, load_settings
 from tests.servers import HealthServer, free_port
 
@@ -373,7 +373,7 @@ def test_dockerignore_keeps_secrets_and_state_out_and_the_app_in() -> None:
         assert ignored(path, rules), path
     context = build_context()
     for needed in ("requirements.txt", "streamlit_app.py", ".streamlit/config.toml",
-                   "ops/config.py", "ops/cli.py", "collector/__main__.py", "pages/overview.py"):
+                   "ops/config.py", "ops/cli/commands.py", "collector/__main__.py", "pages/overview.py"):
         assert needed in context, needed
     assert not [f for f in context if f.startswith((".git/", ".venv/", "data/"))]
 

@@ -17,9 +17,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ops.backup.catalogue import list_backups
 from ops.backup.jobs import JobRunner
+from ops.backup.schedule import NEXT_BACKUP_KEY
 from ops.config import load_settings
-from ops.metrics import NEXT_BACKUP_KEY
-from ops.store import Store
+from ops.storage import Store
 from tests.backup_data import seed, unique_db
 from tests.servers import ExternalMongo, MongoStandIn, RedisServer, free_port, wait_for_port
 from tests.test_api import DashboardServer, dashboard, make_collector

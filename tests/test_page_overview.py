@@ -11,7 +11,7 @@ from collector.loop import Collector
 from ops.config import load_settings
 from ops.housekeeping import Retention
 from ops.sources.configured import build_sources
-from ops.store import Heartbeat, Store
+from ops.storage import Heartbeat, Store
 from tests.servers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]

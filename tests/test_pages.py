@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from bench.synthetic import fill, finish_with_latest
 from collector.worker import JobWorker
 from ops.config import load_settings
-from ops.store import Heartbeat, Latest, Store
+from ops.storage import Heartbeat, Latest, Store
 from tests.backup_data import seed, unique_db
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,9 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ops import __version__, report
 from ops.config import Settings, load_settings
-from ops.metrics import BackupFacts, exposition
 from ops.report import Snapshot
-from ops.store import Heartbeat, Latest
+from ops.storage import Heartbeat, Latest
+from ops.web.prometheus import BackupFacts, exposition
 
 NOW = 1_800_000_000_000
 HOST_VALUES = {"mem_total_mb": 15732.4, "mem_free_mb": 11224.2, "mem_used_pct": 28.65,
@@ -277,7 +277,7 @@ def test_firing_alerts_and_availability_beyond_the_seed() -> None:
 def test_firing_alerts_and_uptime_in_prometheus_text() -> None:
     from dataclasses import replace
 
-    from ops.metrics import BackupFacts, exposition
+    from ops.web.prometheus import BackupFacts, exposition
 
     alert = {"rule": "service_down", "subject": "cache", "severity": "critical",
              "message": "cache is down", "since": "2026-11-27T03:00:00Z"}

@@ -11,9 +11,9 @@ import pytest
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from ops import store as store_module
-from ops.store import Event, Heartbeat, Latest, Store
-from ops.tiers import RAW
+from ops.storage import Event, Heartbeat, Latest, Store
+from ops.storage import store as store_module
+from ops.storage.tiers import RAW
 
 COLUMNS = ["host_mem_used_pct", "redis_up", "redis_keyspace_hits_delta",
            "redis_keyspace_misses_delta"]

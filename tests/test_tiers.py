@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ops.history import hit_rate
 from ops.housekeeping import Retention, enforce_cap, prune, roll_up_due
-from ops.store import Store
-from ops.tiers import HOUR, HOUR_MS, MINUTE, MINUTE_MS, RAW, Coverage, plan
+from ops.storage import Store
+from ops.storage.tiers import HOUR, HOUR_MS, MINUTE, MINUTE_MS, RAW, Coverage, plan
+from ops.views.history import hit_rate
 
 STEP = 5000
 COLUMNS = ["host_mem_used_pct", "redis_up", "redis_keyspace_hits_delta",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.store import Store
+from ops.storage import Store
 from ops.uptime import uptime_pct, uptime_table
 
 H = 3_600_000

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ops.alerts import records
-from ops.alerts.records import Alert
 from ops.alerts.rules import Context, Finding, Rule
-from ops.store import Store
+from ops.storage import Store
+from ops.storage import alerts as records
+from ops.storage.alerts import Alert
 
 Announce = Callable[[Alert, str], None]
 

@@ -40,10 +40,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ops.alerts import outbox
 from ops.config import Settings
 from ops.formatting import uptime
-from ops.store import Store, now_ms
+from ops.storage import Store, now_ms, outbox
 
 log = logging.getLogger("ops.alerts.notify")
 

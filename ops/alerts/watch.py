@@ -9,12 +9,12 @@ from typing import Any
 import psutil
 
 from ops.alerts.engine import AlertEngine
-from ops.alerts.records import Alert
 from ops.alerts.rules import Context, Rule
 from ops.backup.catalogue import list_backups
 from ops.config import Settings
 from ops.sources.configured import is_configured
-from ops.store import Store
+from ops.storage import Store
+from ops.storage.alerts import Alert
 
 log = logging.getLogger("ops.alerts")
 

@@ -21,8 +21,8 @@ from ops.backup.restore import RestoreProgress, restore
 from ops.backup.retention import prune
 from ops.backup.verify import verify
 from ops.config import Settings
-from ops.overview import collector_state
-from ops.store import Job, Store, now_ms
+from ops.heartbeat import collector_state
+from ops.storage import Job, Store, now_ms
 
 WAIT_POLL_SECONDS = 0.5
 EXIT_FAILED = 1

@@ -27,7 +27,7 @@ from ops.backup.restore import restore
 from ops.backup.retention import prune
 from ops.backup.verify import verify
 from ops.config import Settings
-from ops.store import Job, Store
+from ops.storage import Job, Store
 
 log = logging.getLogger("ops.backup")
 

@@ -13,6 +13,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+# The state key under which the collector stores the next scheduled run (ms).
+NEXT_BACKUP_KEY = "next_backup_ts"
+
 
 def occurrence(day: date, at: time, tz: ZoneInfo) -> datetime:
     """The instant (UTC) of `at` on `day` in `tz`, with the DST rules above."""

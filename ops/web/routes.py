@@ -35,20 +35,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ops import metrics, report
-from ops.alerts import records
+from ops import report
 from ops.config import Settings, SettingsError, load_settings
 from ops.report import Snapshot
-from ops.store import Store, now_ms
-from ops.uptime import uptime_table
+from ops.snapshot import read_snapshot
+from ops.storage import Store, now_ms
+from ops.web import prometheus as metrics
 
-log = logging.getLogger("ops.api")
+log = logging.getLogger("ops.web.routes")
 
 PREFIX = "/api/monitoring"
 NO_STORE = {"Cache-Control": "no-store"}
-REDIS_INTERVAL_COUNTERS = ("keyspace_hits", "keyspace_misses")
-DAY_MS = 86_400_000
-API_WINDOWS = {"24h": DAY_MS, "7d": 7 * DAY_MS, "30d": 30 * DAY_MS, "1y": 365 * DAY_MS}
 
 Builder = Callable[[Snapshot, Settings], dict[str, Any]]
 
@@ -64,26 +61,6 @@ def store_for(path: Path) -> Store:
     if store is None:
         store = stores[path] = Store(path)
     return store
-
-
-def read_snapshot(store: Store, now_ts: int) -> Snapshot:
-    """The latest readings, the heartbeat, and the newest sample's Redis deltas."""
-    latest = store.latest()
-    interval: dict[str, float | None] = {}
-    redis = latest.get("redis")
-    if redis is not None and redis.up:
-        row = store.last_sample([f"redis_{name}_delta" for name in REDIS_INTERVAL_COUNTERS])
-        if row is not None and row["ts"] == redis.ts:
-            interval = {name: row[f"redis_{name}_delta"] for name in REDIS_INTERVAL_COUNTERS}
-    watched = [source for source in ("api", "mongo", "redis") if source in latest]
-    return Snapshot(now_ts, latest, store.heartbeat(), interval, firing_alerts(store),
-                    uptime_table(store, watched, now_ts, API_WINDOWS))
-
-
-def firing_alerts(store: Store) -> tuple[dict[str, Any], ...]:
-    return tuple({"rule": a.rule, "subject": a.subject, "severity": a.severity,
-                  "message": a.message, "since": report.iso_ms(a.firing_ts)}
-                 for a in records.firing(store))
 
 
 def authorized(header: str | None, settings: Settings) -> bool:

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pandas as pd
 
-from ops.store import Store
+from ops.storage import Store
 
 MAX_POINTS = 1500
 

@@ -7,10 +7,9 @@ from datetime import datetime
 
 from ops import formatting
 from ops.backup.catalogue import BackupEntry, list_backups
+from ops.backup.schedule import NEXT_BACKUP_KEY
 from ops.config import Settings
-from ops.store import Job, Store
-
-NEXT_BACKUP_KEY = "next_backup_ts"
+from ops.storage import Job, Store
 
 
 @dataclass(frozen=True)

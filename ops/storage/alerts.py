@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ops.store import Store
+from ops.storage.store import Store
 
 OPEN = ("pending", "firing")
 _COLUMNS = ("id, rule, subject, severity, status, pending_ts, firing_ts, resolved_ts, "

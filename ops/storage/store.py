@@ -33,7 +33,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from ops.tiers import ROLLUPS, TIERS, Coverage, Segment, Tier, plan
+from ops.storage.tiers import ROLLUPS, TIERS, Coverage, Segment, Tier, plan
 
 BUSY_TIMEOUT_MS = 5000
 # Choosing how to bucket a tier's rows: a subquery per bucket pays off from about this

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ops import formatting
-from ops.history import OPS, hit_rate
-from ops.store import Latest, Store
+from ops.storage import Latest, Store
+from ops.views.history import OPS, hit_rate
 
 REDIS_COUNTERS = ("keyspace_hits", "keyspace_misses", "commands", "evicted_keys",
                   "expired_keys", "connections_received")

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ops.store import Store
+from ops.storage.store import Store
 
 EVENTS = ("firing", "resolved", "test")
 CHANNELS = ("webhook", "email")

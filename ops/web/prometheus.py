@@ -42,12 +42,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ops.backup.catalogue import list_backups
-from ops.backup.status import NEXT_BACKUP_KEY
+from ops.backup.schedule import NEXT_BACKUP_KEY
 from ops.config import Settings
 from ops.report import Snapshot, collector_fresh, watched_sources
 from ops.sources.configured import http_sources
 from ops.sources.mongo import OPCOUNTERS
-from ops.store import Store
+from ops.storage import Store
 
 MB = 1024 * 1024
 DAY_MS = 86_400_000

@@ -24,7 +24,7 @@ class Command:
 
 
 def _up(settings: Settings, args: argparse.Namespace) -> int:
-    from ops.launcher import run_together
+    from ops.cli.launcher import run_together
 
     return run_together(settings, port=args.port, address=args.address)
 
@@ -36,7 +36,7 @@ def _up_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _samples(settings: Settings, args: argparse.Namespace) -> int:
-    from ops.store import Store
+    from ops.storage import Store
 
     store = Store(settings.database_path)
     span = store.time_span()
@@ -105,9 +105,9 @@ def _restore_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:
     """The seed's health JSON from the latest sample; exit 1 when it is not "OK"."""
-    from ops.api import read_snapshot
     from ops.report import OK, health_detailed
-    from ops.store import Store, now_ms
+    from ops.snapshot import read_snapshot
+    from ops.storage import Store, now_ms
 
     health = health_detailed(read_snapshot(Store(settings.database_path), now_ms()),
                              settings)
@@ -118,8 +118,8 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
 
 def _heartbeat(settings: Settings, args: argparse.Namespace) -> int:
     """Exit 0 when the collector's last tick is younger than three intervals (healthcheck)."""
-    from ops.overview import collector_state
-    from ops.store import Store, now_ms
+    from ops.heartbeat import collector_state
+    from ops.storage import Store, now_ms
 
     state = collector_state(Store(settings.database_path), settings, now_ms())
     print(state.message, file=sys.stdout if state.running else sys.stderr)

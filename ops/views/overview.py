@@ -9,9 +9,8 @@ from typing import Any
 from ops import formatting
 from ops.config import Settings
 from ops.sources.configured import how_to_watch, is_configured
-from ops.store import Heartbeat, Latest, Store
+from ops.storage import Latest, Store
 
-STALE_AFTER_INTERVALS = 3
 SERVICES = (("api", "API"), ("mongo", "Database"), ("redis", "Cache"))
 
 
@@ -23,33 +22,6 @@ class ServiceTile:
     since: str
     figure: str
     detail: str
-
-
-@dataclass(frozen=True)
-class CollectorState:
-    running: bool
-    message: str
-
-
-def heartbeat_fresh(beat: Heartbeat | None, now_ts: int) -> bool:
-    """The collector ticked within the last three sample intervals."""
-    if beat is None:
-        return False
-    return now_ts - beat.last_tick_ts <= STALE_AFTER_INTERVALS * max(beat.interval_s, 1) * 1000
-
-
-def collector_state(store: Store, settings: Settings, now_ts: int) -> CollectorState:
-    """Running when the last heartbeat is younger than three intervals."""
-    beat = store.heartbeat()
-    if beat is None:
-        return CollectorState(False, "collector has not written a sample yet: start it with "
-                              "`python -m collector` (or `./run`)")
-    if not heartbeat_fresh(beat, now_ts):
-        return CollectorState(False, f"collector not running since "
-                              f"{formatting.clock(beat.last_tick_ts)} "
-                              f"({formatting.age(beat.last_tick_ts, now_ts)})")
-    return CollectorState(True, f"collector running, last sample "
-                          f"{formatting.age(beat.last_tick_ts, now_ts)}")
 
 
 def _values(latest: Latest | None) -> dict[str, Any]:

@@ -1,0 +1,37 @@
+"""What the JSON endpoints, `/metrics` and `ops status` are built from: one read of the
+store into a `Snapshot` (latest readings, heartbeat, the newest sample's Redis deltas,
+firing alerts, uptime), so every reader reports the same facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ops import report
+from ops.report import Snapshot
+from ops.storage import Store
+from ops.storage import alerts as records
+from ops.uptime import uptime_table
+
+REDIS_INTERVAL_COUNTERS = ("keyspace_hits", "keyspace_misses")
+DAY_MS = 86_400_000
+API_WINDOWS = {"24h": DAY_MS, "7d": 7 * DAY_MS, "30d": 30 * DAY_MS, "1y": 365 * DAY_MS}
+
+
+def read_snapshot(store: Store, now_ts: int) -> Snapshot:
+    """The latest readings, the heartbeat, and the newest sample's Redis deltas."""
+    latest = store.latest()
+    interval: dict[str, float | None] = {}
+    redis = latest.get("redis")
+    if redis is not None and redis.up:
+        row = store.last_sample([f"redis_{name}_delta" for name in REDIS_INTERVAL_COUNTERS])
+        if row is not None and row["ts"] == redis.ts:
+            interval = {name: row[f"redis_{name}_delta"] for name in REDIS_INTERVAL_COUNTERS}
+    watched = [source for source in ("api", "mongo", "redis") if source in latest]
+    return Snapshot(now_ts, latest, store.heartbeat(), interval, firing_alerts(store),
+                    uptime_table(store, watched, now_ts, API_WINDOWS))
+
+
+def firing_alerts(store: Store) -> tuple[dict[str, Any], ...]:
+    return tuple({"rule": a.rule, "subject": a.subject, "severity": a.severity,
+                  "message": a.message, "since": report.iso_ms(a.firing_ts)}
+                 for a in records.firing(store))
