@@ -24,11 +24,12 @@ from collector.worker import JobWorker  # noqa: E402
 from ops.alerts.notify import Notifier, announce  # noqa: E402
 from ops.alerts.rules import Rule, RulesFileError, load_rules  # noqa: E402
 from ops.alerts.watch import AlertWatch  # noqa: E402
+from ops.clock import now_ms  # noqa: E402
 from ops.config import Settings  # noqa: E402
 from ops.housekeeping import Retention  # noqa: E402
 from ops.sources.configured import build_sources  # noqa: E402
 from ops.startup import settings_or_exit, setup_logging, writable_dirs_or_exit  # noqa: E402
-from ops.storage import Store, now_ms  # noqa: E402
+from ops.storage import Store  # noqa: E402
 
 log = logging.getLogger("collector")
 

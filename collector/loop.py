@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 from collector.probing import DEADLINE_SECONDS, ProbeRunner
 from ops import __version__
+from ops.clock import now_ms
 from ops.deltas import CounterTracker, Row, columns_for
 from ops.housekeeping import Retention, prune_and_cap, roll_up_due
 from ops.sources.base import Reading, Source
-from ops.storage import Heartbeat, Latest, Store, now_ms
+from ops.storage import Heartbeat, Latest, Store
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,10 @@ import logging
 from dataclasses import dataclass
 
 from ops import formatting
+from ops.clock import DAY_MS, HOUR_MS
 from ops.config import Settings
 from ops.storage import Store
-from ops.storage.tiers import HOUR_MS, MINUTE, RAW, ROLLUPS, TIERS, Tier
+from ops.storage.tiers import MINUTE, RAW, ROLLUPS, TIERS, Tier
 
 log = logging.getLogger("ops.housekeeping")
 
@@ -22,7 +23,6 @@ CHUNK_MS = 6 * HOUR_MS  # one write transaction rolls up at most this much
 KEEP_RAW_MS = HOUR_MS  # the size cap never takes the newest hour of raw samples
 CAP_STEP_MS = {RAW.name: HOUR_MS, MINUTE.name: 24 * HOUR_MS, "1h": 7 * 24 * HOUR_MS}
 MB = 1024 * 1024
-DAY_MS = 24 * HOUR_MS
 
 
 @dataclass(frozen=True)

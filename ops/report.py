@@ -50,11 +50,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from ops import __version__, formatting
+from ops.clock import iso_ms
 from ops.config import Settings
 from ops.heartbeat import heartbeat_fresh
 from ops.sources.configured import http_sources, is_configured
@@ -330,8 +330,3 @@ def _cache_memory(redis: Mapping[str, Any]) -> JSON:
         "usageOf": None if limit is None else ("maxmemory" if limit > 0 else "host"),
         "fragmentationRatio": _two(redis.get("fragmentation_ratio")),
     }
-
-
-def iso_ms(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="seconds").replace(
-        "+00:00", "Z")

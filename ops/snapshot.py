@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ops import report
+from ops.clock import DAY_MS, iso_ms
 from ops.report import Snapshot
 from ops.storage import Store
 from ops.storage import alerts as records
 from ops.uptime import uptime_table
 
 REDIS_INTERVAL_COUNTERS = ("keyspace_hits", "keyspace_misses")
-DAY_MS = 86_400_000
 API_WINDOWS = {"24h": DAY_MS, "7d": 7 * DAY_MS, "30d": 30 * DAY_MS, "1y": 365 * DAY_MS}
 
 
@@ -33,5 +32,5 @@ def read_snapshot(store: Store, now_ts: int) -> Snapshot:
 
 def firing_alerts(store: Store) -> tuple[dict[str, Any], ...]:
     return tuple({"rule": a.rule, "subject": a.subject, "severity": a.severity,
-                  "message": a.message, "since": report.iso_ms(a.firing_ts)}
+                  "message": a.message, "since": iso_ms(a.firing_ts)}
                  for a in records.firing(store))

@@ -6,10 +6,10 @@ Time before the first event of a service (when it was not watched yet) does not 
 
 from __future__ import annotations
 
+from ops.clock import DAY_MS
 from ops.storage import Store
 
-WINDOWS = {"24 h": 86_400_000, "7 d": 7 * 86_400_000, "30 d": 30 * 86_400_000,
-           "1 y": 365 * 86_400_000}
+WINDOWS = {"24 h": DAY_MS, "7 d": 7 * DAY_MS, "30 d": 30 * DAY_MS, "1 y": 365 * DAY_MS}
 
 
 def uptime_pct(store: Store, source: str, start_ts: int, end_ts: int) -> float | None:

@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from ops.clock import now_ms
 from ops.config import Settings, SettingsError, load_settings
-from ops.storage import Store, now_ms
+from ops.storage import Store
 from ops.views.detail import Detail
 from ops.web.auth import LoginThrottle
 

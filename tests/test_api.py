@@ -20,10 +20,11 @@ import redis
 from pymongo import MongoClient
 
 from collector.loop import Collector
+from ops.clock import now_ms
 from ops.config import SETTINGS, load_settings
 from ops.housekeeping import Retention
 from ops.sources.configured import build_sources
-from ops.storage import Store, now_ms
+from ops.storage import Store
 from tests.backup_data import unique_db
 from tests.servers import ExternalMongo, HealthServer, MongoStandIn, RedisServer, free_port
 

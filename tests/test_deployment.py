@@ -373,7 +373,8 @@ def test_dockerignore_keeps_secrets_and_state_out_and_the_app_in() -> None:
         assert ignored(path, rules), path
     context = build_context()
     for needed in ("requirements.txt", "streamlit_app.py", ".streamlit/config.toml",
-                   "ops/config.py", "ops/cli/commands.py", "collector/__main__.py", "pages/overview.py"):
+                   "ops/config.py", "ops/cli/commands.py", "collector/__main__.py",
+                   "pages/overview.py"):
         assert needed in context, needed
     assert not [f for f in context if f.startswith((".git/", ".venv/", "data/"))]
 

@@ -40,9 +40,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ops.clock import now_ms
 from ops.config import Settings
 from ops.formatting import uptime
-from ops.storage import Store, now_ms, outbox
+from ops.storage import Store, outbox
 
 log = logging.getLogger("ops.alerts.notify")
 

@@ -20,9 +20,10 @@ from ops.backup.manifest import iso, load_manifest_for
 from ops.backup.restore import RestoreProgress, restore
 from ops.backup.retention import prune
 from ops.backup.verify import verify
+from ops.clock import now_ms
 from ops.config import Settings
 from ops.heartbeat import collector_state
-from ops.storage import Job, Store, now_ms
+from ops.storage import Job, Store
 
 WAIT_POLL_SECONDS = 0.5
 EXIT_FAILED = 1

@@ -105,9 +105,10 @@ def _restore_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:
     """The seed's health JSON from the latest sample; exit 1 when it is not "OK"."""
+    from ops.clock import now_ms
     from ops.report import OK, health_detailed
     from ops.snapshot import read_snapshot
-    from ops.storage import Store, now_ms
+    from ops.storage import Store
 
     health = health_detailed(read_snapshot(Store(settings.database_path), now_ms()),
                              settings)
@@ -118,8 +119,9 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
 
 def _heartbeat(settings: Settings, args: argparse.Namespace) -> int:
     """Exit 0 when the collector's last tick is younger than three intervals (healthcheck)."""
+    from ops.clock import now_ms
     from ops.heartbeat import collector_state
-    from ops.storage import Store, now_ms
+    from ops.storage import Store
 
     state = collector_state(Store(settings.database_path), settings, now_ms())
     print(state.message, file=sys.stdout if state.running else sys.stderr)

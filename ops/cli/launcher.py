@@ -17,7 +17,7 @@ from ops.config import Settings
 from ops.sources.configured import how_to_watch, is_configured
 
 log = logging.getLogger("ops.up")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: streamlit_app.py, collector/
 STOP_GRACE_SECONDS = 10
 
 

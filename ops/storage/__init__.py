@@ -4,6 +4,6 @@ SQL lives in this package and nowhere else (a test checks it). Everything above 
 and writes through `Store` and the row types exported here.
 """
 
-from ops.storage.store import ACTIVE, Event, Heartbeat, Job, Latest, Store, now_ms
+from ops.storage.store import ACTIVE, Event, Heartbeat, Job, Latest, Store
 
-__all__ = ["ACTIVE", "Event", "Heartbeat", "Job", "Latest", "Store", "now_ms"]
+__all__ = ["ACTIVE", "Event", "Heartbeat", "Job", "Latest", "Store"]

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,11 +164,6 @@ class Latest:
     since_ts: int
     error: str | None
     reading: dict[str, Any]
-
-
-def now_ms() -> int:
-    """Now, in the store's unit: integer milliseconds since the epoch."""
-    return int(time.time() * 1000)
 
 
 def connect(path: Path) -> sqlite3.Connection:

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
+from ops.clock import HOUR_MS, MINUTE_MS
 
 
 @dataclass(frozen=True)

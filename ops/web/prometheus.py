@@ -43,6 +43,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 
 from ops.backup.catalogue import list_backups
 from ops.backup.schedule import NEXT_BACKUP_KEY
+from ops.clock import DAY_MS
 from ops.config import Settings
 from ops.report import Snapshot, collector_fresh, watched_sources
 from ops.sources.configured import http_sources
@@ -50,7 +51,6 @@ from ops.sources.mongo import OPCOUNTERS
 from ops.storage import Store
 
 MB = 1024 * 1024
-DAY_MS = 86_400_000
 # Enough to count every backup job of years of daily backups.
 MAX_JOBS_COUNTED = 100_000
 

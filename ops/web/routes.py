@@ -36,10 +36,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ops import report
+from ops.clock import now_ms
 from ops.config import Settings, SettingsError, load_settings
 from ops.report import Snapshot
 from ops.snapshot import read_snapshot
-from ops.storage import Store, now_ms
+from ops.storage import Store
 from ops.web import prometheus as metrics
 
 log = logging.getLogger("ops.web.routes")
