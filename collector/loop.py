@@ -100,8 +100,7 @@ class Collector:
         return row
 
     def _write(self, ts: int, readings: list[Reading], row: Row) -> None:
-        with self.store.conn:
-            self.store.conn.execute("BEGIN IMMEDIATE")
+        with self.store.transaction():
             self.store.append_sample(ts, row)
             for reading in readings:
                 self._note_state(ts, reading)

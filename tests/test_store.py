@@ -11,8 +11,7 @@ import pytest
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from ops.storage import Event, Heartbeat, Latest, Store
-from ops.storage import store as store_module
+from ops.storage import Event, Heartbeat, Job, Latest, Store, schema
 from ops.storage.tiers import RAW
 
 COLUMNS = ["host_mem_used_pct", "redis_up", "redis_keyspace_hits_delta",
@@ -29,8 +28,7 @@ def store(tmp_path: Path) -> Store:
 def fill(store: Store, count: int, step_ms: int = 5000, start: int = 0) -> list[dict]:
     rng = random.Random(7)
     rows = []
-    with store.conn:
-        store.conn.execute("BEGIN")
+    with store.transaction():
         for i in range(count):
             row = {"dt_s": step_ms / 1000, "host_mem_used_pct": rng.uniform(10, 90),
                    "redis_up": 1, "redis_keyspace_hits_delta": rng.randint(0, 50),
@@ -42,20 +40,19 @@ def fill(store: Store, count: int, step_ms: int = 5000, start: int = 0) -> list[
 
 def test_new_file_is_wal_with_all_migrations(tmp_path: Path) -> None:
     store = Store(tmp_path / "ops.sqlite3")
-    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    tables = set(Database(store.conn).table_names())
-    assert {"samples", "events", "heartbeat", "latest", "_sqlite_migrations"} <= tables
-    applied = [m.name for m in store_module.migrations.applied(Database(store.conn))]
-    assert applied == ["m001_samples_and_events", "m002_heartbeat_and_latest",
-                       "m003_jobs_and_state", "m004_rollup_tiers",
-                       "m005_alerts_and_notifications"]
-    assert store.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2, "incremental"
+    assert store.journal_mode() == "wal"
+    assert {"samples", "events", "heartbeat", "latest", "_sqlite_migrations"} <= set(
+        store.tables())
+    assert store.migrations_applied() == ["m001_samples_and_events",
+                                          "m002_heartbeat_and_latest", "m003_jobs_and_state",
+                                          "m004_rollup_tiers", "m005_alerts_and_notifications"]
+    assert store.auto_vacuum() == 2, "incremental"
 
 
 def test_upgrade_from_the_previous_schema_keeps_data(tmp_path: Path) -> None:
     path = tmp_path / "ops.sqlite3"
     previous = Migrations("ops")
-    previous()(store_module.m001_samples_and_events)
+    previous()(schema.m001_samples_and_events)
     old = Database(path)
     previous.apply(old)
     old.execute("INSERT INTO samples (ts, dt_s) VALUES (1000, 5)")
@@ -68,8 +65,31 @@ def test_upgrade_from_the_previous_schema_keeps_data(tmp_path: Path) -> None:
     assert store.events(0, 10) == [Event(1, "redis", "down", "x")]
     assert store.heartbeat() is None and store.latest() == {}
     Store(path).close()  # opening again applies nothing twice
-    applied = store_module.migrations.applied(Database(store.conn))
-    assert len(applied) == 5
+    assert len(store.migrations_applied()) == 5
+
+
+def test_rows_are_read_by_column_name_not_position(tmp_path: Path) -> None:
+    """A table whose columns sit in another order (made by hand, or by an older build)
+    still gives the right fields: nothing is read by position."""
+    path = tmp_path / "ops.sqlite3"
+    raw = sqlite3.connect(path)
+    raw.execute("""CREATE TABLE jobs (error TEXT, result TEXT, progress TEXT,
+        params TEXT NOT NULL DEFAULT '{}', hostname TEXT, pid INTEGER, finished_ts INTEGER,
+        started_ts INTEGER, requested_ts INTEGER NOT NULL, requested_by TEXT NOT NULL,
+        status TEXT NOT NULL, kind TEXT NOT NULL, id INTEGER PRIMARY KEY)""")
+    raw.execute("CREATE TABLE latest (reading TEXT NOT NULL, error TEXT, since_ts INTEGER "
+                "NOT NULL, up INTEGER NOT NULL, ts INTEGER NOT NULL, source TEXT PRIMARY KEY)")
+    raw.commit()
+    raw.close()
+    store = Store(path)
+    job, created = store.request_job("backup", "page", 1234, {"database": "app"})
+    assert created
+    store.job_progress(job.id, {"done": 3})
+    store.finish_job(job.id, 2000, "ok", result={"bytes": 9})
+    assert store.job(job.id) == Job(job.id, "backup", "ok", "page", 1234, None, 2000, None,
+                                    None, {"database": "app"}, {"done": 3}, {"bytes": 9}, None)
+    store.set_latest(Latest("redis", 10, True, 5, None, {"values": {"x": 1}}))
+    assert store.latest() == {"redis": Latest("redis", 10, True, 5, None, {"values": {"x": 1}})}
 
 
 def test_series_buckets_match_a_direct_computation(store: Store) -> None:
@@ -158,3 +178,167 @@ def test_latest_events_and_heartbeat_round_trip(store: Store) -> None:
 def test_unknown_sample_column_is_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="does not know"):
         store.append_sample(1, {"dt_s": 1, "nope": 3})
+
+
+# --- transactions and threads ---
+
+
+def kinds(store: Store) -> list[str]:
+    return [e.kind for e in reversed(store.events(0, 10**6))]
+
+
+def test_nested_rollback_keeps_the_outer_work(store: Store) -> None:
+    with store.transaction():
+        store.record_event(1, "t", "outer-before")
+        with pytest.raises(RuntimeError), store.transaction():
+            store.record_event(2, "t", "inner")
+            with store.transaction():
+                store.record_event(3, "t", "innermost")
+            raise RuntimeError("undo the inner level only")
+        with store.transaction():
+            store.record_event(4, "t", "inner-kept")
+        store.record_event(5, "t", "outer-after")
+    assert kinds(store) == ["outer-before", "inner-kept", "outer-after"]
+    assert not store.conn.in_transaction
+
+
+def test_an_exception_rolls_the_whole_transaction_back(store: Store) -> None:
+    store.record_event(1, "t", "committed-before")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.record_event(2, "t", "outer")
+        with store.transaction():
+            store.record_event(3, "t", "released-savepoint")
+        store.append_sample(10, {"dt_s": 1.0})
+        raise RuntimeError("undo everything")
+    assert kinds(store) == ["committed-before"]
+    assert store.sample_count() == 0
+    assert not store.conn.in_transaction
+    with store.transaction():  # the connection is usable again
+        store.record_event(4, "t", "after")
+    assert kinds(store) == ["committed-before", "after"]
+
+
+def test_a_transaction_joins_one_opened_on_the_connection(store: Store) -> None:
+    """Nesting is judged by the connection, so a transaction begun some other way (a
+    test's own BEGIN) is joined with a savepoint rather than refused."""
+    conn = store.conn
+    conn.execute("BEGIN IMMEDIATE")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.record_event(1, "t", "inner")
+        raise RuntimeError
+    store.record_event(2, "t", "outer")
+    assert conn.in_transaction
+    conn.execute("COMMIT")
+    assert kinds(store) == ["outer"]
+
+
+def test_a_transaction_belongs_to_its_thread(store: Store) -> None:
+    """One Store, two threads: each has its own connection, so one thread's open
+    transaction is neither seen nor joined nor ended by the other."""
+    began, looked, commit = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with store.transaction():
+                store.record_event(1, "a", "uncommitted-then-committed")
+                began.set()
+                assert commit.wait(30)
+        except BaseException as error:
+            errors.append(error)
+            began.set()
+
+    def other() -> None:
+        try:
+            assert began.wait(30)
+            seen["in_transaction"] = store.conn.in_transaction
+            seen["events"] = kinds(store)
+            looked.set()
+            # A write waits for the writer's lock (busy timeout), then goes through.
+            with store.transaction():
+                store.record_event(2, "b", "second")
+            with pytest.raises(RuntimeError), store.transaction():
+                store.record_event(3, "b", "rolled-back")
+                raise RuntimeError
+        except BaseException as error:
+            errors.append(error)
+            looked.set()
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=other)]
+    for thread in threads:
+        thread.start()
+    assert looked.wait(30)
+    commit.set()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert seen == {"in_transaction": False, "events": []}
+    assert kinds(store) == ["uncommitted-then-committed", "second"]
+    assert not store.conn.in_transaction
+
+
+def test_two_threads_request_jobs_on_one_store(store: Store) -> None:
+    """The bug one shared connection had: concurrent requests raised "cannot start a
+    transaction within a transaction". With a connection per thread none fails and
+    requests still join the one active job."""
+    errors: list[BaseException] = []
+    created: list[int] = []
+
+    def requests(who: str) -> None:
+        try:
+            for i in range(300):
+                job, new = store.request_job("backup", who, i)
+                if new:
+                    created.append(job.id)
+                    store.finish_job(job.id, i, "ok")
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=requests, args=(f"t{n}",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert len(created) == len(set(created)) == store.count_jobs("backup", "ok")
+    assert store.count_jobs("backup", "queued") == 0
+
+
+def test_connections_are_per_thread_and_all_closed(tmp_path: Path) -> None:
+    store = Store(tmp_path / "ops.sqlite3")
+    assert store.connections_open() == 1, "the creating thread's, which migrated the file"
+    release = threading.Event()
+    ready = threading.Barrier(4)
+
+    def use() -> None:
+        store.sample_count()
+        ready.wait(30)
+        release.wait(30)
+
+    threads = [threading.Thread(target=use) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    ready.wait(30)
+    assert store.connections_open() == 4
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert store.connections_open() == 1, "a thread's connection closes when it ends"
+    store.close()
+    assert store.connections_open() == 0
+    with pytest.raises(sqlite3.ProgrammingError):
+        store.sample_count()
+    refused: list[BaseException] = []
+
+    def late() -> None:
+        try:
+            store.sample_count()
+        except sqlite3.ProgrammingError as error:
+            refused.append(error)
+
+    thread = threading.Thread(target=late)
+    thread.start()
+    thread.join(30)
+    assert [str(e) for e in refused] == ["the store is closed"], "no thread reopens it"
+    assert store.connections_open() == 0

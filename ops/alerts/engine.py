@@ -28,8 +28,7 @@ class AlertEngine:
     def evaluate(self, ctx: Context) -> list[tuple[Alert, str]]:
         """Judge every rule on this tick; returns the (alert, 'firing'|'resolved') changes."""
         changes: list[tuple[Alert, str]] = []
-        with self.store.conn:
-            self.store.conn.execute("BEGIN IMMEDIATE")
+        with self.store.transaction():
             open_now = records.open_alerts(self.store)
             for rule in self.rules:
                 findings = {f.subject: f for f in rule.check(rule, ctx)}

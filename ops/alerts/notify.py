@@ -2,7 +2,7 @@
 
 The collector never sends anything while it samples: `announce` only queues one row per
 configured channel in the outbox (ops/alerts/outbox.py). A `Notifier` thread, with its own
-SQLite connection, calls `deliver_due` every second: a message that goes through is marked
+Store, calls `deliver_due` every second: a message that goes through is marked
 sent; one that does not is tried again after 2 s, 4 s, 8 s, ... (at most 5 minutes apart)
 until 24 hours after it was queued, then marked failed. A delivery failure is recorded as
 a one-line error and never raised; errors never contain the webhook URL's path (its token)
@@ -123,13 +123,9 @@ def send_test(store: Store, settings: Settings, now_ts: int) -> int:
 
 def _enqueue_all(store: Store, settings: Settings, alert_id: int | None, event: str,
                  payload: dict[str, Any], now_ts: int) -> int:
-    """One row per configured channel, all or none (inside the caller's transaction when
-    it has one)."""
-    if store.conn.in_transaction:
-        return sum(outbox.enqueue(store, alert_id, event, channel, payload, now_ts)
-                   for channel in channels(settings))
-    with store.conn:
-        store.conn.execute("BEGIN IMMEDIATE")
+    """One row per configured channel, all or none (a savepoint inside the caller's
+    transaction when it has one)."""
+    with store.transaction():
         return sum(outbox.enqueue(store, alert_id, event, channel, payload, now_ts)
                    for channel in channels(settings))
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ops.storage.rows import columns, from_row
 from ops.storage.store import Store
 
 OPEN = ("pending", "firing")
-_COLUMNS = ("id, rule, subject, severity, status, pending_ts, firing_ts, resolved_ts, "
-            "last_true_ts, last_false_ts, true_count, false_count, value, message")
 
 
 @dataclass
@@ -34,41 +33,45 @@ class Alert:
         return asdict(self)
 
 
+_COLUMNS = columns(Alert)
+
+
+def _select(store: Store, where: str, params: tuple[Any, ...] = ()) -> list[Alert]:
+    return [from_row(Alert, row)
+            for row in store._rows(f"SELECT {_COLUMNS} FROM alerts {where}", params)]
+
+
 def open_alerts(store: Store) -> dict[tuple[str, str], Alert]:
-    rows = store.conn.execute(
-        f"SELECT {_COLUMNS} FROM alerts WHERE status IN ('pending', 'firing')").fetchall()
-    return {(row[1], row[2]): Alert(*row) for row in rows}
+    found = _select(store, "WHERE status IN ('pending', 'firing')")
+    return {(alert.rule, alert.subject): alert for alert in found}
 
 
 def create(store: Store, rule: str, subject: str, severity: str, now_ts: int,
            value: float | None, message: str) -> Alert:
-    cursor = store.conn.execute(
+    cursor = store._execute(
         "INSERT INTO alerts (rule, subject, severity, status, pending_ts, last_true_ts, "
         "true_count, value, message) VALUES (?, ?, ?, 'pending', ?, ?, 1, ?, ?)",
         (rule, subject, severity, now_ts, now_ts, value, message))
-    return Alert(int(cursor.lastrowid or 0), rule, subject, severity, "pending", now_ts, None,
-                 None, now_ts, None, 1, 0, value, message)
+    return Alert(id=int(cursor.lastrowid or 0), rule=rule, subject=subject, severity=severity,
+                 status="pending", pending_ts=now_ts, firing_ts=None, resolved_ts=None,
+                 last_true_ts=now_ts, last_false_ts=None, true_count=1, false_count=0,
+                 value=value, message=message)
 
 
 def save(store: Store, alert: Alert) -> None:
-    store.conn.execute(
-        "UPDATE alerts SET status = ?, firing_ts = ?, resolved_ts = ?, last_true_ts = ?, "
-        "last_false_ts = ?, true_count = ?, false_count = ?, value = ?, message = ?, "
-        "severity = ? WHERE id = ?",
-        (alert.status, alert.firing_ts, alert.resolved_ts, alert.last_true_ts,
-         alert.last_false_ts, alert.true_count, alert.false_count, alert.value, alert.message,
-         alert.severity, alert.id))
+    store._execute(
+        "UPDATE alerts SET status = :status, firing_ts = :firing_ts, "
+        "resolved_ts = :resolved_ts, last_true_ts = :last_true_ts, "
+        "last_false_ts = :last_false_ts, true_count = :true_count, "
+        "false_count = :false_count, value = :value, message = :message, "
+        "severity = :severity WHERE id = :id", asdict(alert))
 
 
 def firing(store: Store) -> list[Alert]:
-    rows = store.conn.execute(f"SELECT {_COLUMNS} FROM alerts WHERE status = 'firing' "
-                              "ORDER BY severity, firing_ts").fetchall()
-    return [Alert(*row) for row in rows]
+    return _select(store, "WHERE status = 'firing' ORDER BY severity, firing_ts")
 
 
 def history(store: Store, limit: int = 200) -> list[Alert]:
     """Alerts that fired (firing or resolved), newest first; cleared ones are left out."""
-    rows = store.conn.execute(
-        f"SELECT {_COLUMNS} FROM alerts WHERE firing_ts IS NOT NULL "
-        "ORDER BY firing_ts DESC LIMIT ?", (limit,)).fetchall()
-    return [Alert(*row) for row in rows]
+    return _select(store, "WHERE firing_ts IS NOT NULL ORDER BY firing_ts DESC LIMIT ?",
+                   (limit,))

@@ -16,14 +16,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ops.storage.rows import columns, from_row, json_or_empty
 from ops.storage.store import Store
 
 EVENTS = ("firing", "resolved", "test")
 CHANNELS = ("webhook", "email")
-
-_COLUMNS = ("id, alert_id, event, channel, created_ts, status, attempts, next_attempt_ts, "
-            "sent_ts, last_error, payload")
-
 
 @dataclass(frozen=True)
 class Notification:
@@ -40,10 +37,12 @@ class Notification:
     payload: dict[str, Any]
 
 
-def _notification(row: tuple[Any, ...]) -> Notification:
-    values = list(row)
-    values[10] = json.loads(values[10]) if values[10] else {}
-    return Notification(*values)
+_COLUMNS = columns(Notification)
+
+
+def _select(store: Store, where: str, params: tuple[Any, ...] = ()) -> list[Notification]:
+    rows = store._rows(f"SELECT {_COLUMNS} FROM notifications AS n {where}", params)
+    return [from_row(Notification, row, {"payload": json_or_empty}) for row in rows]
 
 
 def enqueue(store: Store, alert_id: int | None, event: str, channel: str,
@@ -54,7 +53,7 @@ def enqueue(store: Store, alert_id: int | None, event: str, channel: str,
         raise ValueError(f"not a notification event: {event!r}")
     if channel not in CHANNELS:
         raise ValueError(f"not a notification channel: {channel!r}")
-    cursor = store.conn.execute(
+    cursor = store._execute(
         "INSERT OR IGNORE INTO notifications (alert_id, event, channel, created_ts, status, "
         "attempts, next_attempt_ts, payload) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
         (alert_id, event, channel, now_ts, now_ts, json.dumps(payload, default=str)))
@@ -68,13 +67,11 @@ def due(store: Store, now_ts: int, limit: int = 20) -> list[Notification]:
     pending and not due (backing off, or being sent): when both are due the firing one
     comes first, so a receiver never hears of the end before the start.
     """
-    rows = store.conn.execute(
-        f"SELECT {_COLUMNS} FROM notifications AS n "
-        "WHERE status = 'pending' AND next_attempt_ts <= ? AND NOT (event = 'resolved' "
+    return _select(
+        store, "WHERE status = 'pending' AND next_attempt_ts <= ? AND NOT (event = 'resolved' "
         "AND EXISTS (SELECT 1 FROM notifications AS f WHERE f.alert_id = n.alert_id "
         "AND f.channel = n.channel AND f.event = 'firing' AND f.status = 'pending' "
-        "AND f.next_attempt_ts > ?)) ORDER BY id LIMIT ?", (now_ts, now_ts, limit)).fetchall()
-    return [_notification(row) for row in rows]
+        "AND f.next_attempt_ts > ?)) ORDER BY id LIMIT ?", (now_ts, now_ts, limit))
 
 
 def claim(store: Store, notification_id: int, now_ts: int, lease_ms: int) -> bool:
@@ -82,7 +79,7 @@ def claim(store: Store, notification_id: int, now_ts: int, lease_ms: int) -> boo
     second sender polling the same file skips it. False when it is no longer due (sent,
     given up, or taken by another sender). A sender that dies mid-attempt leaves the
     message to be tried again when the lease ends."""
-    cursor = store.conn.execute(
+    cursor = store._execute(
         "UPDATE notifications SET next_attempt_ts = ? "
         "WHERE id = ? AND status = 'pending' AND next_attempt_ts <= ?",
         (now_ts + lease_ms, notification_id, now_ts))
@@ -90,14 +87,14 @@ def claim(store: Store, notification_id: int, now_ts: int, lease_ms: int) -> boo
 
 
 def mark_sent(store: Store, notification_id: int, attempts: int, sent_ts: int) -> None:
-    store.conn.execute(
+    store._execute(
         "UPDATE notifications SET status = 'sent', attempts = ?, sent_ts = ?, "
         "next_attempt_ts = ? WHERE id = ?", (attempts, sent_ts, sent_ts, notification_id))
 
 
 def mark_retry(store: Store, notification_id: int, attempts: int, next_attempt_ts: int,
                error: str) -> None:
-    store.conn.execute(
+    store._execute(
         "UPDATE notifications SET status = 'pending', attempts = ?, next_attempt_ts = ?, "
         "last_error = ? WHERE id = ?", (attempts, next_attempt_ts, error, notification_id))
 
@@ -105,35 +102,30 @@ def mark_retry(store: Store, notification_id: int, attempts: int, next_attempt_t
 def mark_failed(store: Store, notification_id: int, error: str,
                 attempts: int | None = None) -> None:
     """Give up on a message; `attempts`, when given, records the attempt that just failed."""
-    store.conn.execute(
+    store._execute(
         "UPDATE notifications SET status = 'failed', last_error = ?, "
         "attempts = coalesce(?, attempts) WHERE id = ?", (error, attempts, notification_id))
 
 
 def get(store: Store, notification_id: int) -> Notification | None:
-    row = store.conn.execute(f"SELECT {_COLUMNS} FROM notifications WHERE id = ?",
-                             (notification_id,)).fetchone()
-    return _notification(row) if row else None
+    found = _select(store, "WHERE id = ?", (notification_id,))
+    return found[0] if found else None
 
 
 def for_alert(store: Store, alert_id: int) -> list[Notification]:
     """Every message about one alert, oldest first."""
-    rows = store.conn.execute(f"SELECT {_COLUMNS} FROM notifications WHERE alert_id = ? "
-                              "ORDER BY id", (alert_id,)).fetchall()
-    return [_notification(row) for row in rows]
+    return _select(store, "WHERE alert_id = ? ORDER BY id", (alert_id,))
 
 
 def recent(store: Store, limit: int = 50) -> list[Notification]:
     """The newest messages first, for the dashboard."""
-    rows = store.conn.execute(f"SELECT {_COLUMNS} FROM notifications ORDER BY id DESC "
-                              "LIMIT ?", (limit,)).fetchall()
-    return [_notification(row) for row in rows]
+    return _select(store, "ORDER BY id DESC LIMIT ?", (limit,))
 
 
 def counts(store: Store) -> dict[str, int]:
     """How many messages are pending, sent and failed."""
     found = {"pending": 0, "sent": 0, "failed": 0}
-    for status, count in store.conn.execute(
-            "SELECT status, count(*) FROM notifications GROUP BY status"):
+    for status, count in store._execute(
+            "SELECT status, count(*) FROM notifications GROUP BY status").fetchall():
         found[status] = int(count)
     return found

@@ -50,17 +50,19 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 Builder = Callable[[Snapshot, Settings], dict[str, Any]]
 
-_local = threading.local()
+_stores: dict[Path, Store] = {}
+_stores_lock = threading.Lock()
 
 
 def store_for(path: Path) -> Store:
-    """This thread's Store for `path`: opened (and migrated) once per thread, not per call."""
-    stores: dict[Path, Store] | None = getattr(_local, "stores", None)
-    if stores is None:
-        stores = _local.stores = {}
-    store = stores.get(path)
+    """The one Store for `path`, shared by every request and thread: opened (and
+    migrated) on first use, not per request; each thread gets its own connection."""
+    store = _stores.get(path)
     if store is None:
-        store = stores[path] = Store(path)
+        with _stores_lock:
+            store = _stores.get(path)
+            if store is None:
+                store = _stores[path] = Store(path)
     return store
 
 

@@ -1,0 +1,103 @@
+"""The tables, as forward migrations recorded in the file itself.
+
+The set's name ("ops") and every migration's name are stored in `_sqlite_migrations`:
+they must never change, or an existing file would run them again. A new table or index
+is a new migration at the end.
+
+Tables:
+- samples: one row per tick; `ts` (the rowid, so ranges are index scans), `dt_s` (seconds
+  since the previous tick), `<source>_up`, gauges `<source>_<field>`, and counters as
+  per-interval deltas `<source>_<field>_delta` (rates and hit rates come from their sums).
+  Metric columns are added as sources appear (`Store.ensure_columns`).
+- events: service up/down transitions and other happenings, with when and why.
+- heartbeat: one row, the collector's last tick.
+- latest: the newest full reading of each source (JSON), for pages and endpoints.
+- jobs: backups and restores requested by commands or pages, run by the collector.
+- state: small named values, such as the next scheduled backup.
+- alerts, notifications: alert history (ops/alerts/) and the outbox of messages sent
+  about it, one per alert, event and channel.
+- rollup_1m, rollup_1h: the samples summed per minute and per hour (see tiers.py);
+  range queries read whichever tiers cover the range at the resolution asked for.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from ops.storage.tiers import ROLLUPS
+
+migrations = Migrations("ops")
+
+
+@migrations()
+def m001_samples_and_events(db: Database) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS samples (ts INTEGER PRIMARY KEY, dt_s REAL)")
+    db.execute("""CREATE TABLE IF NOT EXISTS events (
+        id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, source TEXT NOT NULL,
+        kind TEXT NOT NULL, message TEXT)""")
+    db.execute("CREATE INDEX IF NOT EXISTS events_ts ON events (ts)")
+
+
+@migrations()
+def m002_heartbeat_and_latest(db: Database) -> None:
+    db.execute("""CREATE TABLE IF NOT EXISTS heartbeat (
+        id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER, hostname TEXT,
+        started_ts INTEGER, last_tick_ts INTEGER, interval_s REAL, version TEXT)""")
+    db.execute("""CREATE TABLE IF NOT EXISTS latest (
+        source TEXT PRIMARY KEY, ts INTEGER NOT NULL, up INTEGER NOT NULL,
+        since_ts INTEGER NOT NULL, error TEXT, reading TEXT NOT NULL)""")
+
+
+@migrations()
+def m003_jobs_and_state(db: Database) -> None:
+    db.execute("""CREATE TABLE IF NOT EXISTS jobs (
+        id INTEGER PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL,
+        requested_by TEXT NOT NULL, requested_ts INTEGER NOT NULL, started_ts INTEGER,
+        finished_ts INTEGER, pid INTEGER, hostname TEXT, params TEXT NOT NULL DEFAULT '{}',
+        progress TEXT, result TEXT, error TEXT)""")
+    db.execute("CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, kind)")
+    db.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT)")
+
+
+@migrations()
+def m004_rollup_tiers(db: Database) -> None:
+    for tier in ROLLUPS:
+        db.execute(f"CREATE TABLE IF NOT EXISTS {tier.table} "
+                   "(ts INTEGER PRIMARY KEY, n INTEGER, dt_s REAL)")
+
+
+@migrations()
+def m005_alerts_and_notifications(db: Database) -> None:
+    db.execute("""CREATE TABLE IF NOT EXISTS alerts (
+        id INTEGER PRIMARY KEY, rule TEXT NOT NULL, subject TEXT NOT NULL,
+        severity TEXT NOT NULL, status TEXT NOT NULL, pending_ts INTEGER NOT NULL,
+        firing_ts INTEGER, resolved_ts INTEGER, last_true_ts INTEGER, last_false_ts INTEGER,
+        true_count INTEGER NOT NULL DEFAULT 0, false_count INTEGER NOT NULL DEFAULT 0,
+        value REAL, message TEXT)""")
+    db.execute("CREATE INDEX IF NOT EXISTS alerts_open ON alerts (status, rule, subject)")
+    db.execute("""CREATE TABLE IF NOT EXISTS notifications (
+        id INTEGER PRIMARY KEY, alert_id INTEGER, event TEXT NOT NULL, channel TEXT NOT NULL,
+        created_ts INTEGER NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ts INTEGER NOT NULL, sent_ts INTEGER, last_error TEXT,
+        payload TEXT NOT NULL)""")
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS notifications_once "
+               "ON notifications (alert_id, event, channel) WHERE alert_id IS NOT NULL")
+    db.execute("CREATE INDEX IF NOT EXISTS notifications_due "
+               "ON notifications (status, next_attempt_ts)")
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Apply the migrations this file has not had yet, each in its own transaction."""
+    migrations.apply(Database(conn))
+
+
+def applied(conn: sqlite3.Connection) -> list[str]:
+    """Names of the migrations recorded in the file, in the order they ran."""
+    return [m.name for m in migrations.applied(Database(conn))]
+
+
+def table_names(conn: sqlite3.Connection) -> list[str]:
+    return Database(conn).table_names()
