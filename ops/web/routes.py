@@ -66,6 +66,15 @@ def store_for(path: Path) -> Store:
     return store
 
 
+def close_stores() -> None:
+    """Close the shared Stores (at shutdown, or between tests on temporary files)."""
+    with _stores_lock:
+        stores = list(_stores.values())
+        _stores.clear()
+    for store in stores:
+        store.close()
+
+
 def authorized(header: str | None, settings: Settings) -> bool:
     """No token configured, or `Bearer <token>` matching it.
 
