@@ -20,6 +20,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from ops.catalogue import service
+from ops.redaction import MASK, redact
+
 SYSTEM_DATABASES = ("admin", "local", "config")
 
 
@@ -37,12 +40,12 @@ class Secret:
         self._shown = shown
 
     def __repr__(self) -> str:
-        return "Secret('****')"
+        return f"Secret('{MASK}')"
 
     def __str__(self) -> str:
         if self._shown is not None:
             return self._shown
-        return mask_url(self._value) if "://" in self._value else "****"
+        return redact(self._value) if "://" in self._value else MASK
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Secret) and other._value == self._value
@@ -52,11 +55,6 @@ class Secret:
 
     def reveal(self) -> str:
         return self._value
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ****, for logs, pages and errors."""
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1****@", url)
 
 
 # --- parsers: each takes the raw text and returns a value or raises ValueError ---
@@ -106,19 +104,19 @@ def _url_with_scheme(schemes: tuple[str, ...], example: str) -> Callable[[str], 
 
 
 def _mongo_uri(text: str) -> Secret:
-    parse = _url_with_scheme(("mongodb", "mongodb+srv"), "mongodb://user:pass@mongo:27017/")
-    uri = parse(text)
+    example = service("mongo").example
+    uri = _url_with_scheme(("mongodb", "mongodb+srv"), example)(text)
     if not urlsplit(uri).hostname:
-        raise ValueError("a URL with a host, e.g. mongodb://user:pass@mongo:27017/")
+        raise ValueError(f"a URL with a host, e.g. {example}")
     return Secret(uri)
 
 
 def _redis_url(text: str) -> Secret:
-    return Secret(_url_with_scheme(("redis", "rediss", "unix"), "redis://redis:6379/0")(text))
+    return Secret(_url_with_scheme(("redis", "rediss", "unix"), service("redis").example)(text))
 
 
 def _http_urls(text: str) -> list[str]:
-    parse = _url_with_scheme(("http", "https"), "http://api:3001/api/health")
+    parse = _url_with_scheme(("http", "https"), service("api").example)
     urls = [parse(item) for item in text.split(",") if item.strip()]
     if not urls:
         raise ValueError("one or more http(s) URLs separated by commas")
@@ -280,9 +278,7 @@ class Settings:
 def _shown(setting: Setting, raw: str) -> str:
     if not setting.secret:
         return raw
-    if setting.mask is not None:
-        return setting.mask(raw)
-    return mask_url(raw) if "://" in raw else "****"
+    return setting.mask(raw) if setting.mask is not None else str(Secret(raw))
 
 
 def _parse(setting: Setting, raw: str | None) -> Any:

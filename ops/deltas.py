@@ -3,22 +3,25 @@
 Servers report counters as totals since they started. The store keeps the difference
 between two consecutive readings, so any later bucket's rate is exact (summed deltas over
 summed seconds). A counter that went down means the server restarted in between: that
-interval has no delta rather than a negative or absurd one.
+interval has no delta rather than a negative or absurd one. Which fields are counters is
+the catalogue's: a source's fields default to its entries there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ops.sources.base import Field, Reading
+from ops.catalogue import Field
+from ops.catalogue import fields as catalogued
+from ops.sources.base import Reading
 
 Row = dict[str, float | int | None]
 
 
-def columns_for(source: str, fields: Iterable[Field]) -> list[str]:
+def columns_for(source: str, fields: Iterable[Field] | None = None) -> list[str]:
     """The sample columns one source fills: `<source>_up`, gauges and counter deltas."""
     names = [f"{source}_up"]
-    for field in fields:
+    for field in catalogued(source) if fields is None else fields:
         names.append(f"{source}_{field.name}_delta" if field.counter else f"{source}_{field.name}")
     return names
 
@@ -35,10 +38,11 @@ class CounterTracker:
     def __init__(self) -> None:
         self._previous: dict[str, Mapping[str, float | None]] = {}
 
-    def row(self, reading: Reading, fields: Iterable[Field]) -> Row:
+    def row(self, reading: Reading, fields: Iterable[Field] | None = None) -> Row:
+        declared = list(catalogued(reading.source) if fields is None else fields)
         previous = self._previous.pop(reading.source, {})
         row: Row = {f"{reading.source}_up": int(reading.up)}
-        for field in fields:
+        for field in declared:
             value = reading.values.get(field.name) if reading.up else None
             if field.counter:
                 row[f"{reading.source}_{field.name}_delta"] = delta(previous.get(field.name), value)
@@ -46,5 +50,5 @@ class CounterTracker:
                 row[f"{reading.source}_{field.name}"] = value
         if reading.up:
             self._previous[reading.source] = {f.name: reading.values.get(f.name)
-                                              for f in fields if f.counter}
+                                              for f in declared if f.counter}
         return row

@@ -53,18 +53,17 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ops import __version__, formatting
+from ops import __version__, catalogue, formatting
 from ops.clock import iso_ms
 from ops.config import Settings
 from ops.heartbeat import heartbeat_fresh
-from ops.sources.configured import http_sources, is_configured
+from ops.sources.configured import http_sources, is_configured, watched_sources
 from ops.sources.mongo import split_uri
+from ops.sources.redis import hit_rate
 from ops.storage import Heartbeat, Latest
 
 OK, DEGRADED, STALE = "OK", "DEGRADED", "STALE"
 UP, DOWN, NOT_CONFIGURED = "UP", "DOWN", "NOT_CONFIGURED"
-# The seed's service names and the sources behind them.
-SEED_SERVICES = (("api", "api"), ("database", "mongo"), ("cache", "redis"))
 JSON = dict[str, Any]
 
 
@@ -101,9 +100,8 @@ def _text2(value: float | None) -> str | None:
 
 def hit_rate_text(hits: float | None, misses: float | None) -> str | None:
     """"90.91%"; None when there were no lookups to rate."""
-    if hits is None or misses is None or hits + misses <= 0:
-        return None
-    return f"{hits / (hits + misses) * 100:.2f}%"
+    rate = hit_rate(hits, misses)
+    return None if rate is None else f"{rate:.2f}%"
 
 
 def _values(snapshot: Snapshot, source: str) -> Mapping[str, Any]:
@@ -120,9 +118,15 @@ def _info(snapshot: Snapshot, source: str) -> Mapping[str, Any]:
 # --- statuses ---
 
 
-def watched_sources(settings: Settings) -> list[str]:
-    """Every configured service: the HTTP health URLs, MongoDB, Redis."""
-    return [*http_sources(settings), *(s for s in ("mongo", "redis") if is_configured(settings, s))]
+def seed_services(settings: Settings) -> list[tuple[str, str]]:
+    """(key in the seed's JSON, source) of every service, configured or not: "api" and
+    more health URLs beside it under their own names (api_2, ...), "database", "cache"."""
+    pairs = []
+    for service in catalogue.WATCHED:
+        names = (http_sources(settings) or [service.name]) if service.many else [service.name]
+        pairs += [((service.seed_key or name) if name == service.name else name, name)
+                  for name in names]
+    return pairs
 
 
 def service_status(snapshot: Snapshot, settings: Settings, source: str) -> str:
@@ -225,17 +229,9 @@ def api_version(snapshot: Snapshot, source: str = "api") -> str:
 
 def health_detailed(snapshot: Snapshot, settings: Settings) -> JSON:
     """GET /api/monitoring/health/detailed."""
-    services: JSON = {}
-    for name in http_sources(settings) or ["api"]:
-        services[name] = {"status": service_status(snapshot, settings, name),
-                          "version": api_version(snapshot, name)}
-    mongo_uri = settings.mongo_uri
-    services["database"] = {
-        "status": service_status(snapshot, settings, "mongo"),
-        "host": database_host(mongo_uri.reveal()) if mongo_uri else None,
-        "name": database_name(snapshot, settings)}
-    services["cache"] = {"status": service_status(snapshot, settings, "redis"),
-                         "hitRate": cache_hit_rate(snapshot)}
+    services = {key: {"status": service_status(snapshot, settings, source),
+                      **_health_figures(snapshot, settings, source)}
+                for key, source in seed_services(settings)}
     return {
         "status": overall_status(snapshot, settings),
         "services": services,
@@ -243,6 +239,18 @@ def health_detailed(snapshot: Snapshot, settings: Settings) -> JSON:
                    "cpu": {"cores": cores(snapshot), "loadAverage": load_average(snapshot)}},
         "alerts": list(snapshot.alerts),
     }
+
+
+def _health_figures(snapshot: Snapshot, settings: Settings, source: str) -> JSON:
+    """What /health/detailed says of a service beside its status."""
+    kind = catalogue.service(source).name
+    if kind == "mongo":
+        uri = settings.mongo_uri
+        return {"host": database_host(uri.reveal()) if uri else None,
+                "name": database_name(snapshot, settings)}
+    if kind == "redis":
+        return {"hitRate": cache_hit_rate(snapshot)}
+    return {"version": api_version(snapshot, source)}
 
 
 def metrics(snapshot: Snapshot, settings: Settings) -> JSON:
@@ -258,11 +266,10 @@ def metrics(snapshot: Snapshot, settings: Settings) -> JSON:
 
 def dashboard(snapshot: Snapshot, settings: Settings) -> JSON:
     """GET /api/monitoring/dashboard: service booleans, key figures, cache summary."""
-    more_apis = [(name, name) for name in http_sources(settings)[1:]]
     services: JSON = {}
-    for name, source in [SEED_SERVICES[0], *more_apis, *SEED_SERVICES[1:]]:
+    for key, source in seed_services(settings):
         status = service_status(snapshot, settings, source)
-        services[name] = None if status == NOT_CONFIGURED else status == UP
+        services[key] = None if status == NOT_CONFIGURED else status == UP
     heap = heap_used_mb(snapshot)
     commands = _values(snapshot, "redis").get("commands")
     return {
@@ -280,8 +287,8 @@ def dashboard(snapshot: Snapshot, settings: Settings) -> JSON:
 
 def availability(snapshot: Snapshot) -> JSON:
     """Uptime % per seed service name and window, two decimals; null when never watched."""
-    names = dict((source, name) for name, source in SEED_SERVICES)
-    return {names.get(source, source): {window: None if pct is None else round(pct, 2)
+    names = {service.name: service.seed_key for service in catalogue.WATCHED}
+    return {names.get(source) or source: {window: None if pct is None else round(pct, 2)
                                         for window, pct in windows.items()}
             for source, windows in snapshot.availability.items()}
 

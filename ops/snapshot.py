@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ops.catalogue import WATCHED
 from ops.clock import DAY_MS, iso_ms
 from ops.report import Snapshot
 from ops.storage import Store
@@ -25,7 +26,7 @@ def read_snapshot(store: Store, now_ts: int) -> Snapshot:
         row = store.last_sample([f"redis_{name}_delta" for name in REDIS_INTERVAL_COUNTERS])
         if row is not None and row["ts"] == redis.ts:
             interval = {name: row[f"redis_{name}_delta"] for name in REDIS_INTERVAL_COUNTERS}
-    watched = [source for source in ("api", "mongo", "redis") if source in latest]
+    watched = [service.name for service in WATCHED if service.name in latest]
     return Snapshot(now_ts, latest, store.heartbeat(), interval, firing_alerts(store),
                     uptime_table(store, watched, now_ts, API_WINDOWS))
 

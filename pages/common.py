@@ -97,11 +97,12 @@ def service_detail(label: str, source: str, configured: bool, range_label: str,
                    read: Callable[[Store, int, int], Detail]) -> tuple[Detail, str]:
     """The top of the Cache and Database pages: not configured, no sample yet, down, or
     the detail of the chosen range; the page goes on only with a sample."""
+    from ops.catalogue import service
     from ops.sources.configured import how_to_watch
     from ops.views.history import RANGES
 
     settings = page_settings()
-    st.title({"redis": "Cache", "mongo": "Database"}[source])
+    st.title(service(source).label)
     if not configured:
         st.info(f"{label} is {how_to_watch(source)}.", icon=":material/info:")
         st.stop()

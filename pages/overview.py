@@ -8,11 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from ops import formatting
+from ops.catalogue import WATCHED, service
 from ops.heartbeat import collector_state
-from ops.sources.configured import EXAMPLE_FOR, SETTING_FOR
 from ops.uptime import uptime_table
 from ops.views.backups import summary
-from ops.views.overview import SERVICES, host_figures, service_tiles
+from ops.views.overview import host_figures, service_tiles
 from pages.common import now_ms, page_settings, store
 
 settings = page_settings()
@@ -27,14 +27,14 @@ STATE_COLOURS = {"UP": "green", "DOWN": "red"}
 def live() -> None:
     now = now_ms()
     collector = collector_state(db, settings, now)
-    columns = st.columns(3)
-    for column, tile in zip(columns, service_tiles(db, settings, now), strict=True):
+    tiles = service_tiles(db, settings, now)
+    for column, tile in zip(st.columns(len(tiles)), tiles, strict=True):
         with column.container(border=True):
             colour = STATE_COLOURS.get(tile.state, "gray")
             st.markdown(f"**{tile.label}** &nbsp; :{colour}-badge[{tile.state}]")
             if tile.state == "not configured":
-                st.markdown(f"Not watched. Set `{SETTING_FOR[tile.source]}`, e.g.  \n"
-                            f"`{SETTING_FOR[tile.source]}={EXAMPLE_FOR[tile.source]}`")
+                setting, example = service(tile.source).setting, service(tile.source).example
+                st.markdown(f"Not watched. Set `{setting}`, e.g.  \n`{setting}={example}`")
             else:
                 st.markdown(tile.figure)
             if tile.since:
@@ -65,13 +65,13 @@ def live() -> None:
 
 
 def availability(now: int) -> None:
-    watched = [source for source, _ in SERVICES if source in db.latest()]
+    watched = [s.name for s in WATCHED if s.name in db.latest()]
     if not watched:
         return
     st.subheader("Uptime")
     table = uptime_table(db, watched, now)
     st.dataframe(pd.DataFrame([
-        {"service": dict(SERVICES)[source],
+        {"service": service(source).label,
          **{window: formatting.percent(pct, 3) for window, pct in table[source].items()}}
         for source in watched]), hide_index=True)
     st.caption("From the up/down events, exact whatever the age; time before a service was "

@@ -18,6 +18,9 @@ from typing import Any
 
 import yaml
 
+from ops.catalogue import WATCHED
+from ops.sources.redis import hit_rate
+
 MINUTE_S = 60
 
 
@@ -77,9 +80,6 @@ class Rule:
         return ", ".join(parts)
 
 
-SERVICE_LABELS = {"api": "API", "mongo": "database", "redis": "cache"}
-
-
 def _value(ctx: Context, column: str) -> float | None:
     value = ctx.row.get(column)
     return float(value) if value is not None else None
@@ -87,7 +87,7 @@ def _value(ctx: Context, column: str) -> float | None:
 
 def service_down(rule: Rule, ctx: Context) -> list[Finding]:
     found = []
-    for source, label in SERVICE_LABELS.items():
+    for source, label in ((service.name, service.noun) for service in WATCHED):
         if not ctx.configured.get(source):
             continue
         up = ctx.row.get(f"{source}_up")
@@ -135,9 +135,9 @@ def redis_hit_rate(rule: Rule, ctx: Context) -> list[Finding]:
     if not ctx.configured.get("redis") or hits is None or misses is None:
         return []
     lookups = hits + misses
-    if lookups < rule.min_lookups or not lookups or rule.threshold is None:
+    rate = hit_rate(hits, misses)
+    if lookups < rule.min_lookups or rate is None or rule.threshold is None:
         return [Finding("cache", False, None, "too little traffic to judge the hit rate")]
-    rate = 100 * hits / lookups
     return [Finding("cache", rate < rule.threshold, rate,
                     f"cache hit rate {rate:.1f}% over 15 min ({lookups:.0f} lookups; "
                     f"limit {rule.threshold:g}%)")]
@@ -190,8 +190,8 @@ def backup_failed(rule: Rule, ctx: Context) -> list[Finding]:
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
-    Rule("service_down", "service down (API, database, cache)", "critical", service_down,
-         for_samples=3),
+    Rule("service_down", f"service down ({', '.join(s.noun for s in WATCHED)})", "critical",
+         service_down, for_samples=3),
     Rule("api_latency", "API answers slowly (ms)", "warning",
          _above("api_latency_ms", "API", "API answered in {value:.0f} ms (limit {limit:g} ms)"),
          threshold=1000, for_samples=3),

@@ -11,6 +11,7 @@ import psutil
 from ops.alerts.engine import AlertEngine
 from ops.alerts.rules import Context, Rule
 from ops.backup.catalogue import list_backups
+from ops.catalogue import WATCHED
 from ops.config import Settings
 from ops.sources.configured import is_configured
 from ops.storage import Store
@@ -23,7 +24,7 @@ Announce = Callable[[Store, Settings, dict[str, Any], str, int], int]
 
 
 def configured(settings: Settings) -> dict[str, bool]:
-    return {source: is_configured(settings, source) for source in ("api", "mongo", "redis")}
+    return {service.name: is_configured(settings, service.name) for service in WATCHED}
 
 
 def _redis_window(store: Store, now_ts: int) -> dict[str, float | None]:

@@ -8,13 +8,13 @@
           └── NotFoundError    no such backup in the backup directory
 
 Callers that only want "the backup feature failed" catch BackupError. Messages never
-contain a MongoDB password: redact_uri() and scrub() below remove it first.
+contain a MongoDB password: redact_uri() and scrub() below remove it first, the way
+ops.redaction hides secrets everywhere.
 """
 
 from __future__ import annotations
 
-import re
-from urllib.parse import unquote
+from ops import redaction
 
 
 class BackupError(Exception):
@@ -41,29 +41,16 @@ class NotFoundError(BackupError):
     """No backup with the given id or file name exists in the backup directory."""
 
 
-_USERINFO = re.compile(r"^(mongodb(?:\+srv)?://)([^/?#]*)@", re.IGNORECASE)
-
-
 def redact_uri(uri: str) -> str:
-    """The URI with its password replaced by ***, for messages and logs."""
-    def hide(match: re.Match[str]) -> str:
-        user = match.group(2).split(":", 1)[0]
-        return f"{match.group(1)}{user}:***@" if ":" in match.group(2) else match.group(0)
-    return _USERINFO.sub(hide, uri)
+    """The URI with its password and secret options replaced by ***, for messages."""
+    return redaction.redact(uri)
 
 
 def scrub(text: str, uri: str) -> str:
-    """`text` with the URI's password removed in every spelling (raw or %-decoded)."""
-    match = _USERINFO.match(uri)
-    if match and ":" in match.group(2):
-        password = match.group(2).split(":", 1)[1]
-        for secret in {password, unquote(password)}:
-            if secret:
-                text = text.replace(secret, "***")
-    return text
+    """`text` without the URI's secrets in any spelling (as written, %-decoded)."""
+    return redaction.scrub(text, *redaction.url_secrets(uri))
 
 
 def one_line(text: str, limit: int = 300) -> str:
-    """The first line of a driver message, shortened: errors must stay one line."""
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    """A driver message on one line and shortened: backup errors are stored and shown."""
+    return redaction.one_line(text, limit)

@@ -1,8 +1,9 @@
-"""What every metric source hands the collector: declared fields and one reading.
+"""What every metric source hands the collector: its fields and one reading.
 
-A source declares its numeric fields next to the code that collects them. Gauges are
-stored as read; counters (cumulative since the server started) are turned into
-per-interval deltas by the collector, from which rates and hit rates are computed.
+A source's numeric fields are its entries in ops.catalogue (name, unit, help, counter or
+gauge, /metrics name), where every other reader finds them too. Gauges are stored as
+read; counters (cumulative since the server started) are turned into per-interval deltas
+by the collector, from which rates and hit rates are computed.
 """
 
 from __future__ import annotations
@@ -11,15 +12,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ops.catalogue import Field
+from ops.redaction import one_line
+
+__all__ = ["PROBE_TIMEOUT_SECONDS", "Field", "Reading", "Source", "elapsed_ms", "one_line"]
+
 PROBE_TIMEOUT_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    unit: str
-    description: str
-    counter: bool = False
 
 
 @dataclass
@@ -51,9 +49,3 @@ class Source(Protocol):
 
 def elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
-
-
-def one_line(error: BaseException) -> str:
-    """An exception as one line of text, named by its type when it says nothing."""
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -14,23 +14,12 @@ from pathlib import Path
 
 import psutil
 
-from ops.sources.base import Field, Reading, elapsed_ms, one_line
+from ops.catalogue import HOST_FIELDS
+from ops.sources.base import Reading, elapsed_ms, one_line
 
 MB = 1024 * 1024
 
-FIELDS: tuple[Field, ...] = (
-    Field("mem_total_mb", "MB", "physical memory of the host"),
-    Field("mem_free_mb", "MB", "memory available to programs without swapping"),
-    Field("mem_used_pct", "%", "(total - free) / total * 100"),
-    Field("load_1", "", "load average over 1 minute"),
-    Field("load_5", "", "load average over 5 minutes"),
-    Field("load_15", "", "load average over 15 minutes"),
-    Field("cpu_pct", "%", "system-wide CPU use since the previous probe"),
-    Field("cores", "", "logical CPUs"),
-    Field("disk_used_pct", "%", "used space on the data directory's filesystem"),
-    Field("disk_free_mb", "MB", "space left on the data directory's filesystem"),
-    Field("process_rss_mb", "MB", "resident memory of this process"),
-)
+FIELDS = HOST_FIELDS
 
 
 def _mb(n_bytes: float) -> float:

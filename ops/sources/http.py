@@ -16,14 +16,13 @@ from typing import Any
 from urllib.error import HTTPError
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from ops.sources.base import PROBE_TIMEOUT_SECONDS, Field, Reading, elapsed_ms, one_line
+from ops.catalogue import HTTP_FIELDS
+from ops.redaction import MASK, scrub, url_secrets
+from ops.sources.base import PROBE_TIMEOUT_SECONDS, Reading, elapsed_ms, one_line
 
 MAX_BODY_BYTES = 64 * 1024
 
-FIELDS: tuple[Field, ...] = (
-    Field("latency_ms", "ms", "time from the request to the end of the (capped) body"),
-    Field("status_code", "", "HTTP status of the answer"),
-)
+FIELDS = HTTP_FIELDS
 
 
 def safe_url(url: str) -> str:
@@ -31,7 +30,7 @@ def safe_url(url: str) -> str:
     parts = urlsplit(url)
     netloc = parts.netloc.rpartition("@")[2]
     pairs = parse_qsl(parts.query, keep_blank_values=True)
-    query = urlencode([(key, "***") for key, _ in pairs], safe="*")
+    query = urlencode([(key, MASK) for key, _ in pairs], safe="*")
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
@@ -89,7 +88,7 @@ class HttpSource:
     def __init__(self, url: str, name: str = "api") -> None:
         self.name = name
         self.url = safe_url(url)
-        self._password = urlsplit(url).password
+        self._secrets = url_secrets(url)
         self._request = _request(url)
         self._opener = urllib.request.build_opener()
 
@@ -101,7 +100,8 @@ class HttpSource:
         except HTTPError as err:
             return self._refused(err, started)
         except (OSError, HTTPException, ValueError) as err:
-            return Reading.down(self.name, self._mask(one_line(err)), elapsed_ms(started))
+            return Reading.down(self.name, scrub(one_line(err), *self._secrets),
+                                elapsed_ms(started))
         took = elapsed_ms(started)
         return Reading(
             self.name,
@@ -131,6 +131,3 @@ class HttpSource:
             info={"url": self.url} | body_info(body),
             took_ms=took,
         )
-
-    def _mask(self, text: str) -> str:
-        return text.replace(self._password, "***") if self._password else text

@@ -7,16 +7,18 @@ masked in every error text: driver errors may quote hosts and options.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
-from urllib.parse import unquote
 
 import pymongo
 from bson.errors import BSONError
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from ops.sources.base import PROBE_TIMEOUT_SECONDS, Field, Reading, elapsed_ms, one_line
+from ops.catalogue import MONGO_FIELDS, MONGO_OPERATIONS
+from ops.redaction import scrub, split_userinfo, url_secrets
+from ops.sources.base import PROBE_TIMEOUT_SECONDS, Reading, elapsed_ms, one_line
 
 MB = 1024 * 1024
 SYSTEM_DATABASES = frozenset({"admin", "local", "config"})
@@ -24,23 +26,7 @@ SYSTEM_DATABASES = frozenset({"admin", "local", "config"})
 # memory; it is bytes instead, as the nx-27017 stand-in reports (e.g. 31764480).
 _RESIDENT_BYTES_FROM = 2**20
 
-OPCOUNTERS = ("insert", "query", "update", "delete", "getmore", "command")
-
-FIELDS: tuple[Field, ...] = (
-    Field("ping_ms", "ms", "round trip of one ping command"),
-    Field("uptime_s", "s", "seconds since the server started"),
-    Field("connections_current", "", "client connections open now"),
-    Field("connections_available", "", "connections the server can still accept"),
-    Field("resident_mb", "MB", "resident memory of the server process"),
-    Field("objects_total", "", "documents in the watched databases"),
-    Field("data_size_mb_total", "MB", "uncompressed data size of the watched databases"),
-    Field("storage_size_mb_total", "MB", "storage allocated to the watched databases"),
-    Field("indexes_total", "", "indexes in the watched databases"),
-    *(
-        Field(f"op_{op}", "", f"{op} operations since the server started", counter=True)
-        for op in OPCOUNTERS
-    ),
-)
+FIELDS = MONGO_FIELDS
 
 
 def _mb(n_bytes: float) -> float:
@@ -56,11 +42,9 @@ def _number(value: Any) -> float | None:
 
 def split_uri(uri: str) -> tuple[str, str | None]:
     """(host list without credentials, password or None) from a mongodb:// URI."""
-    rest = uri.partition("://")[2]
-    authority = rest.split("/", 1)[0].split("?", 1)[0]
-    userinfo, at, hosts = authority.rpartition("@")
-    password = userinfo.partition(":")[2] if at else ""
-    return hosts, password or None
+    _, userinfo, rest = split_userinfo(uri)
+    password = userinfo.partition(":")[2] if userinfo else ""
+    return re.split(r"[/?#]", rest, maxsplit=1)[0], password or None
 
 
 class MongoSource:
@@ -70,8 +54,8 @@ class MongoSource:
     fields = FIELDS
 
     def __init__(self, uri: str, databases: list[str] | None = None) -> None:
-        self._host, password = split_uri(uri)
-        self._secrets = {password, unquote(password)} if password else set()
+        self._host = split_uri(uri)[0]
+        self._secrets = url_secrets(uri)
         self._databases = list(databases) if databases is not None else None
         timeout_ms = int(PROBE_TIMEOUT_SECONDS * 1000)
         self._client: MongoClient[dict[str, Any]] = MongoClient(
@@ -130,10 +114,7 @@ class MongoSource:
 
     def _mask(self, text: str) -> str:
         """Error text without the password, and without the driver's topology dump."""
-        text = text.split(", Timeout: ", 1)[0]
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return scrub(text.split(", Timeout: ", 1)[0], *self._secrets)
 
 
 def _mb_or_none(n_bytes: float | None) -> float | None:
@@ -148,7 +129,7 @@ def _status_values(status: dict[str, Any]) -> dict[str, float | None]:
         "connections_current": _number(connections.get("current")),
         "connections_available": _number(connections.get("available")),
         "resident_mb": _resident_mb((status.get("mem") or {}).get("resident")),
-        **{f"op_{op}": _number(opcounters.get(op)) for op in OPCOUNTERS},
+        **{f"op_{op}": _number(opcounters.get(op)) for op in MONGO_OPERATIONS},
     }
 
 

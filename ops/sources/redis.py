@@ -10,37 +10,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import psutil
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ops.sources.base import PROBE_TIMEOUT_SECONDS, Field, Reading, elapsed_ms, one_line
+from ops.catalogue import REDIS_FIELDS
+from ops.redaction import scrub, url_secrets
+from ops.sources.base import PROBE_TIMEOUT_SECONDS, Reading, elapsed_ms, one_line
 
 MB = 1024 * 1024
 
-FIELDS: tuple[Field, ...] = (
-    Field("ping_ms", "ms", "round trip of one PING"),
-    Field("uptime_s", "s", "seconds since the server started"),
-    Field("connected_clients", "", "client connections open now"),
-    Field("blocked_clients", "", "clients waiting in a blocking command"),
-    Field("ops_per_sec", "1/s", "commands per second, as measured by the server"),
-    Field("used_memory_mb", "MB", "memory allocated by Redis"),
-    Field("used_memory_peak_mb", "MB", "highest used_memory since start"),
-    Field("maxmemory_mb", "MB", "memory limit; 0 means no limit"),
-    Field("memory_used_pct", "%", "used memory / maxmemory, or / host memory without a limit"),
-    Field("fragmentation_ratio", "", "resident memory / used memory"),
-    Field("hit_rate_total_pct", "%", "keyspace hits / lookups since the server started"),
-    Field("keys_total", "", "keys in all databases"),
-    Field("keyspace_hits", "", "successful key lookups", counter=True),
-    Field("keyspace_misses", "", "failed key lookups", counter=True),
-    Field("commands", "", "commands processed", counter=True),
-    Field("connections_received", "", "connections accepted", counter=True),
-    Field("evicted_keys", "", "keys evicted by the memory limit", counter=True),
-    Field("expired_keys", "", "keys removed by expiry", counter=True),
-)
+FIELDS = REDIS_FIELDS
 
 # INFO name -> field name, for numbers taken as they are.
 _PLAIN = {
@@ -83,7 +65,7 @@ class RedisSource:
     fields = FIELDS
 
     def __init__(self, url: str, host_memory_mb: Callable[[], float] | None = None) -> None:
-        self._password = urlsplit(url).password
+        self._secrets = url_secrets(url)
         self._host_memory_mb = host_memory_mb or _host_memory_mb
         # No retries: the default retries with backoff would stretch a probe of a dead
         # server far beyond its timeout; the next probe is the retry.
@@ -103,7 +85,8 @@ class RedisSource:
             info = self._client.info("all")
             values = {"ping_ms": ping_ms} | self._values(info)
         except (redis.RedisError, OSError, ValueError) as err:
-            return Reading.down(self.name, self._mask(one_line(err)), elapsed_ms(started))
+            return Reading.down(self.name, scrub(one_line(err), *self._secrets),
+                                elapsed_ms(started))
         return Reading(
             self.name, True, values=values, info=_info(info), took_ms=elapsed_ms(started)
         )
@@ -120,7 +103,8 @@ class RedisSource:
         values["used_memory_peak_mb"] = None if peak is None else _mb(peak)
         values["maxmemory_mb"] = _mb(limit)
         values["memory_used_pct"] = self._memory_used_pct(used, limit)
-        values["hit_rate_total_pct"] = _hit_rate(values["keyspace_hits"], values["keyspace_misses"])
+        rate = hit_rate(values["keyspace_hits"], values["keyspace_misses"])
+        values["hit_rate_total_pct"] = None if rate is None else round(rate, 2)
         values["keys_total"] = sum(db["keys"] for db in _keyspace(info).values())
         return values
 
@@ -132,15 +116,13 @@ class RedisSource:
         # Four decimals: a small Redis on a big host is a few thousandths of a percent.
         return round(used / ceiling * 100, 4) if ceiling else None
 
-    def _mask(self, text: str) -> str:
-        return text.replace(self._password, "***") if self._password else text
 
-
-def _hit_rate(hits: float | None, misses: float | None) -> float | None:
-    """None until the first lookup: no lookups is not a 0 % hit rate."""
-    if hits is None or misses is None or hits + misses == 0:
+def hit_rate(hits: float | None, misses: float | None) -> float | None:
+    """Keyspace hits / lookups in %, from any counts (since start, an interval, summed
+    over a range); None without lookups: no lookups is not a 0 % hit rate."""
+    if hits is None or misses is None or hits + misses <= 0:
         return None
-    return round(hits / (hits + misses) * 100, 2)
+    return hits / (hits + misses) * 100
 
 
 def _keyspace(info: dict[str, Any]) -> dict[str, dict[str, int]]:

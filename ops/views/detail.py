@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ops import formatting
+from ops.catalogue import counters
+from ops.sources.redis import hit_rate
 from ops.storage import Latest, Store
-from ops.views.history import OPS, hit_rate
 
-REDIS_COUNTERS = ("keyspace_hits", "keyspace_misses", "commands", "evicted_keys",
-                  "expired_keys", "connections_received")
-MONGO_COUNTERS = tuple(f"op_{op}" for op in OPS)
+REDIS_COUNTERS = counters("redis")
+MONGO_COUNTERS = counters("mongo")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from datetime import timedelta
 
 import pandas as pd
 
+from ops.catalogue import MONGO_OPERATIONS, is_counter
+from ops.sources.redis import hit_rate
 from ops.storage import Store
 
 MAX_POINTS = 1500
@@ -38,7 +40,9 @@ class Chart:
     lines: tuple[Line, ...]
 
 
-OPS = ("insert", "query", "update", "delete", "getmore", "command")
+# Computed per bucket from summed hits and misses (HIT_RATE_FROM), never averaged.
+HIT_RATE = "redis_hit_rate_pct"
+HIT_RATE_FROM = ("redis_keyspace_hits", "redis_keyspace_misses")
 
 CHARTS: tuple[Chart, ...] = (
     Chart("Memory used", "%", "host", (Line("host_mem_used_pct", "average"),
@@ -48,7 +52,7 @@ CHARTS: tuple[Chart, ...] = (
     Chart("Load average", "processes", "host",
           (Line("host_load_1", "1 min"), Line("host_load_5", "5 min"),
            Line("host_load_15", "15 min"))),
-    Chart("Redis hit rate", "%", "redis", (Line("redis_hit_rate_pct", "hits / lookups"),)),
+    Chart("Redis hit rate", "%", "redis", (Line(HIT_RATE, "hits / lookups"),)),
     Chart("Redis operations", "per second", "redis",
           (Line("redis_commands_per_s", "commands/s"),)),
     Chart("Redis memory", "MB", "redis", (Line("redis_used_memory_mb", "used"),
@@ -58,42 +62,39 @@ CHARTS: tuple[Chart, ...] = (
     Chart("MongoDB connections", "connections", "mongo",
           (Line("mongo_connections_current", "current"),)),
     Chart("MongoDB operations", "per second", "mongo",
-          tuple(Line(f"mongo_op_{op}_per_s", op) for op in OPS)),
+          tuple(Line(f"mongo_op_{op}_per_s", op) for op in MONGO_OPERATIONS)),
     Chart("API latency", "ms", "api", (Line("api_latency_ms", "average"),
                                        Line("api_latency_ms_max", "slowest", peak=True))),
 )
 
-COUNTERS = ("redis_keyspace_hits", "redis_keyspace_misses", "redis_commands",
-            *(f"mongo_op_{op}" for op in OPS))
 
-
-def _needed() -> tuple[list[str], list[str]]:
-    """The gauges (averaged) and peaks (maxima) the charts draw."""
-    rate_columns = {f"{c}_per_s" for c in COUNTERS} | {"redis_hit_rate_pct"}
-    gauges, peaks = [], []
+def _needed() -> tuple[list[str], list[str], list[str]]:
+    """The gauges (averaged), counters (summed, as rates) and peaks (maxima) the charts
+    draw; a `<counter>_per_s` line is a rate because the catalogue says it counts."""
+    gauges: list[str] = []
+    counters: list[str] = []
+    peaks: list[str] = []
     for line in (line for chart in CHARTS for line in chart.lines):
-        if line.peak:
+        rate_of = line.column.removesuffix("_per_s")
+        if line.column == HIT_RATE:
+            counters += [c for c in HIT_RATE_FROM if c not in counters]
+        elif line.column != rate_of and is_counter(rate_of):
+            counters.append(rate_of)
+        elif line.peak:
             peaks.append(line.column.removesuffix("_max"))
-        elif line.column not in rate_columns:
+        else:
             gauges.append(line.column)
-    return gauges, peaks
-
-
-def hit_rate(hits: float | None, misses: float | None) -> float | None:
-    """Hits over lookups, in %, from summed counts (None when there were no lookups)."""
-    if hits is None or misses is None or hits + misses == 0:
-        return None
-    return 100 * hits / (hits + misses)
+    return gauges, counters, peaks
 
 
 def history_frame(store: Store, start_ts: int, end_ts: int,
                   max_points: int = MAX_POINTS) -> pd.DataFrame:
     """Every charted series over the range in one SQL pass, one row per bucket."""
-    gauges, peaks = _needed()
-    rows = store.series(start_ts, end_ts, gauges, COUNTERS, max_points, peaks=peaks)
+    gauges, counters, peaks = _needed()
+    rows = store.series(start_ts, end_ts, gauges, counters, max_points, peaks=peaks)
+    hits, misses = (f"{name}_sum" for name in HIT_RATE_FROM)
     for row in rows:
-        row["redis_hit_rate_pct"] = hit_rate(row["redis_keyspace_hits_sum"],
-                                             row["redis_keyspace_misses_sum"])
+        row[HIT_RATE] = hit_rate(row[hits], row[misses])
     frame = pd.DataFrame(rows)
     if not frame.empty:
         frame.insert(0, "time", pd.to_datetime(frame["ts"], unit="ms", utc=True))

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ops import formatting
+from ops.catalogue import WATCHED, Service
 from ops.config import Settings
 from ops.sources.configured import how_to_watch, is_configured
 from ops.storage import Latest, Store
-
-SERVICES = (("api", "API"), ("mongo", "Database"), ("redis", "Cache"))
 
 
 @dataclass(frozen=True)
@@ -49,21 +48,22 @@ def _detail(source: str, latest: Latest) -> str:
     return ", ".join(p for p in parts if p)
 
 
+def _tile(service: Service, item: Latest | None, settings: Settings,
+          now_ts: int) -> ServiceTile:
+    source, label = service.name, service.label
+    if not is_configured(settings, source):
+        return ServiceTile(source, label, "not configured", "", how_to_watch(source), "")
+    if item is None:
+        return ServiceTile(source, label, "waiting", "", "no sample yet", "")
+    return ServiceTile(source, label, "UP" if item.up else "DOWN",
+                       formatting.age(item.since_ts, now_ts).replace(" ago", ""),
+                       _figure(source, item), _detail(source, item))
+
+
 def service_tiles(store: Store, settings: Settings, now_ts: int) -> list[ServiceTile]:
+    """A tile per watched service of the catalogue (API, Database, Cache), in its order."""
     latest = store.latest()
-    tiles = []
-    for source, label in SERVICES:
-        item = latest.get(source)
-        if not is_configured(settings, source):
-            tiles.append(ServiceTile(source, label, "not configured", "",
-                                     how_to_watch(source), ""))
-        elif item is None:
-            tiles.append(ServiceTile(source, label, "waiting", "", "no sample yet", ""))
-        else:
-            tiles.append(ServiceTile(source, label, "UP" if item.up else "DOWN",
-                                     formatting.age(item.since_ts, now_ts).replace(" ago", ""),
-                                     _figure(source, item), _detail(source, item)))
-    return tiles
+    return [_tile(service, latest.get(service.name), settings, now_ts) for service in WATCHED]
 
 
 def host_figures(store: Store) -> dict[str, Any]:

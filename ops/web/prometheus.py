@@ -12,20 +12,11 @@ Metrics (all prefixed `ops_`):
   (`api`, `api_2`, ..., `mongo`, `redis`); the last reading, even while the collector
   is stopped - alert on `collector_last_tick_timestamp_seconds` for that.
 - `collector_last_tick_timestamp_seconds`, `collector_interval_seconds`,
-  `collector_running` (1 while the heartbeat is younger than 3 intervals),
-  `collector_resident_memory_bytes`.
-- host: `host_memory_total_bytes`, `host_memory_available_bytes`, `host_memory_used_ratio`,
-  `host_load1`/`load5`/`load15`, `host_cpu_used_ratio`, `host_cpu_cores`,
-  `host_disk_used_ratio`, `host_disk_free_bytes` (the data directory's filesystem).
-- Redis: `redis_keyspace_hit_ratio` (since Redis started), `redis_instantaneous_ops_per_second`,
-  `redis_memory_used_bytes`, `_peak_bytes`, `_max_bytes` (0: no limit),
-  `redis_memory_fragmentation_ratio`, `redis_connected_clients`, `redis_blocked_clients`,
-  `redis_keys`, `redis_uptime_seconds`, `redis_ping_seconds`, and counters
-  `redis_keyspace_hits_total`, `_misses_total`, `redis_commands_processed_total`,
-  `redis_connections_received_total`, `redis_evicted_keys_total`, `redis_expired_keys_total`.
-- MongoDB: `mongo_connections{state="current"|"available"}`, `mongo_resident_memory_bytes`,
-  `mongo_uptime_seconds`, `mongo_ping_seconds`, `mongo_opcounters_total{type}`.
-- HTTP health: `api_latency_seconds{service}`.
+  `collector_running` (1 while the heartbeat is younger than 3 intervals).
+- one family per figure of the host, the API (`api_latency_seconds{service}`), MongoDB
+  and Redis that the catalogue (ops.catalogue) exports: its name, help and unit are
+  declared there, with the figure, e.g. `host_memory_used_ratio`,
+  `redis_keyspace_hits_total`, `mongo_opcounters_total{type}`.
 - Backups: `backup_last_success_timestamp_seconds` (when the newest good backup on disk
   finished), `backup_last_success_size_bytes`, `backup_last_success_duration_seconds`,
   `backup_jobs_failed_total`, `backup_failures_last_24h` (backup_failed events),
@@ -34,99 +25,25 @@ Metrics (all prefixed `ops_`):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from ops import catalogue
 from ops.backup.catalogue import list_backups
 from ops.backup.schedule import NEXT_BACKUP_KEY
+from ops.catalogue import Field, Service
 from ops.clock import DAY_MS
 from ops.config import Settings
-from ops.report import Snapshot, collector_fresh, watched_sources
-from ops.sources.configured import http_sources
-from ops.sources.mongo import OPCOUNTERS
+from ops.report import Snapshot, collector_fresh
+from ops.sources.configured import instances, watched_sources
 from ops.storage import Store
 
-MB = 1024 * 1024
 # Enough to count every backup job of years of daily backups.
 MAX_JOBS_COUNTED = 100_000
-
-
-
-def _bytes(mb: float) -> float:
-    return mb * MB
-
-
-def _ratio(percent: float) -> float:
-    return percent / 100
-
-
-def _seconds(ms: float) -> float:
-    return ms / 1000
-
-
-def _same(value: float) -> float:
-    return value
-
-
-# (metric name, help, source, field, conversion to base units) for plain gauges.
-GAUGES: tuple[tuple[str, str, str, str, Callable[[float], float]], ...] = (
-    ("ops_collector_resident_memory_bytes", "Resident memory of the collector process.",
-     "host", "process_rss_mb", _bytes),
-    ("ops_host_memory_total_bytes", "Physical memory of the host.", "host", "mem_total_mb", _bytes),
-    ("ops_host_memory_available_bytes", "Memory available to programs without swapping.",
-     "host", "mem_free_mb", _bytes),
-    ("ops_host_memory_used_ratio", "(total - available) / total.", "host", "mem_used_pct", _ratio),
-    ("ops_host_load1", "Load average over 1 minute.", "host", "load_1", _same),
-    ("ops_host_load5", "Load average over 5 minutes.", "host", "load_5", _same),
-    ("ops_host_load15", "Load average over 15 minutes.", "host", "load_15", _same),
-    ("ops_host_cpu_used_ratio", "System-wide CPU use between two samples.", "host", "cpu_pct",
-     _ratio),
-    ("ops_host_cpu_cores", "Logical CPUs of the host.", "host", "cores", _same),
-    ("ops_host_disk_used_ratio", "Used share of the data directory's filesystem.", "host",
-     "disk_used_pct", _ratio),
-    ("ops_host_disk_free_bytes", "Free space on the data directory's filesystem.", "host",
-     "disk_free_mb", _bytes),
-    ("ops_redis_keyspace_hit_ratio", "Keyspace hits / lookups since Redis started.", "redis",
-     "hit_rate_total_pct", _ratio),
-    ("ops_redis_instantaneous_ops_per_second", "Commands per second as measured by Redis.",
-     "redis", "ops_per_sec", _same),
-    ("ops_redis_memory_used_bytes", "Memory allocated by Redis.", "redis", "used_memory_mb",
-     _bytes),
-    ("ops_redis_memory_peak_bytes", "Highest memory allocated since Redis started.", "redis",
-     "used_memory_peak_mb", _bytes),
-    ("ops_redis_memory_max_bytes", "maxmemory of Redis; 0 means no limit.", "redis",
-     "maxmemory_mb", _bytes),
-    ("ops_redis_memory_fragmentation_ratio", "Resident memory / allocated memory.", "redis",
-     "fragmentation_ratio", _same),
-    ("ops_redis_connected_clients", "Client connections open now.", "redis",
-     "connected_clients", _same),
-    ("ops_redis_blocked_clients", "Clients waiting in a blocking command.", "redis",
-     "blocked_clients", _same),
-    ("ops_redis_keys", "Keys in all databases.", "redis", "keys_total", _same),
-    ("ops_redis_uptime_seconds", "Seconds since Redis started.", "redis", "uptime_s", _same),
-    ("ops_redis_ping_seconds", "Round trip of one PING.", "redis", "ping_ms", _seconds),
-    ("ops_mongo_resident_memory_bytes", "Resident memory of the MongoDB server.", "mongo",
-     "resident_mb", _bytes),
-    ("ops_mongo_uptime_seconds", "Seconds since the MongoDB server started.", "mongo",
-     "uptime_s", _same),
-    ("ops_mongo_ping_seconds", "Round trip of one ping command.", "mongo", "ping_ms", _seconds),
-)
-
-# (metric name without _total, help, Redis field) for counters since Redis started.
-REDIS_COUNTERS: tuple[tuple[str, str, str], ...] = (
-    ("ops_redis_keyspace_hits", "Successful key lookups since Redis started.", "keyspace_hits"),
-    ("ops_redis_keyspace_misses", "Failed key lookups since Redis started.", "keyspace_misses"),
-    ("ops_redis_commands_processed", "Commands processed since Redis started.", "commands"),
-    ("ops_redis_connections_received", "Connections accepted since Redis started.",
-     "connections_received"),
-    ("ops_redis_evicted_keys", "Keys evicted by the memory limit since Redis started.",
-     "evicted_keys"),
-    ("ops_redis_expired_keys", "Keys removed by expiry since Redis started.", "expired_keys"),
-)
 
 
 @dataclass(frozen=True)
@@ -171,17 +88,17 @@ class SnapshotCollector:
         self.settings = settings
         self.backups = backups
 
-    def _values(self, source: str) -> Mapping[str, Any]:
+    def _values(self, source: str, up_only: bool = True) -> Mapping[str, Any]:
         item = self.snapshot.latest.get(source)
-        return (item.reading.get("values") or {}) if item is not None and item.up else {}
+        if item is None or (up_only and not item.up):
+            return {}
+        return item.reading.get("values") or {}
 
     def collect(self) -> Iterator[Metric]:
         yield self._service_up()
         yield from self._collector()
-        yield from self._gauges()
-        yield from self._redis_counters()
-        yield from self._mongo()
-        yield self._api_latency()
+        for service in catalogue.SERVICES:
+            yield from self._per_source(service) if service.many else self._fields(service)
         yield from self._backups()
         yield from self._alerts()
         yield from self._availability()
@@ -207,48 +124,33 @@ class SnapshotCollector:
         yield GaugeMetricFamily("ops_collector_interval_seconds",
                                 "Seconds between samples.", value=float(beat.interval_s))
 
-    def _gauges(self) -> Iterator[Metric]:
-        for name, help_text, source, key, convert in GAUGES:
-            value = _number(self._values(source), key)
+    def _fields(self, service: Service) -> Iterator[Metric]:
+        """The exported fields of an up source: one family each, or a sample of a family
+        they share (yielded, perhaps empty, while the source is up)."""
+        values = self._values(service.name)
+        shared: dict[str, Metric] = {}
+        for field in _exported(service.name):
+            value = _number(values, field.name)
+            if field.label is None:
+                if value is not None:
+                    yield _family(field, value=field.to_base(value))
+                continue
+            family = shared.setdefault(field.metric or "", _family(field, label=field.label[0]))
             if value is not None:
-                yield GaugeMetricFamily(name, help_text, value=convert(value))
+                family.add_metric([field.label[1]], field.to_base(value))
+        if values:
+            yield from shared.values()
 
-    def _redis_counters(self) -> Iterator[Metric]:
-        values = self._values("redis")
-        for name, help_text, key in REDIS_COUNTERS:
-            value = _number(values, key)
-            if value is not None:
-                yield CounterMetricFamily(name, help_text, value=value)
-
-    def _mongo(self) -> Iterator[Metric]:
-        values = self._values("mongo")
-        if not values:
-            return
-        connections = GaugeMetricFamily("ops_mongo_connections", "MongoDB client connections "
-                                        "open now (current) and still possible (available).",
-                                        labels=["state"])
-        for state in ("current", "available"):
-            value = _number(values, f"connections_{state}")
-            if value is not None:
-                connections.add_metric([state], value)
-        yield connections
-        opcounters = CounterMetricFamily("ops_mongo_opcounters", "MongoDB operations since "
-                                         "the server started, by type.", labels=["type"])
-        for op in OPCOUNTERS:
-            value = _number(values, f"op_{op}")
-            if value is not None:
-                opcounters.add_metric([op], value)
-        yield opcounters
-
-    def _api_latency(self) -> Metric:
-        family = GaugeMetricFamily("ops_api_latency_seconds", "Time of the last health "
-                                   "request, to the end of the body.", labels=["service"])
-        for source in http_sources(self.settings):
-            item = self.snapshot.latest.get(source)
-            latency = _number(item.reading.get("values") or {}, "latency_ms") if item else None
-            if latency is not None:
-                family.add_metric([source], latency / 1000)
-        return family
+    def _per_source(self, service: Service) -> Iterator[Metric]:
+        """Fields of a service with several sources (api, api_2, ...), labelled `service`:
+        the last figure of each, up or down (a refused request has a latency too)."""
+        for field in _exported(service.name):
+            family = _family(field, label="service")
+            for source in instances(self.settings, service):
+                value = _number(self._values(source, up_only=False), field.name)
+                if value is not None:
+                    family.add_metric([source], field.to_base(value))
+            yield family
 
     def _backups(self) -> Iterator[Metric]:
         facts = self.backups
@@ -289,6 +191,17 @@ class SnapshotCollector:
                 if pct is not None:
                     family.add_metric([source, window], pct / 100)
         yield family
+
+
+def _exported(source: str) -> list[Field]:
+    return [field for field in catalogue.fields(source) if field.metric]
+
+
+def _family(field: Field, value: float | None = None, label: str | None = None) -> Metric:
+    """A field's family: counter or gauge, help from the catalogue, one value or a label."""
+    kind = CounterMetricFamily if field.counter else GaugeMetricFamily
+    return kind(field.metric or "", catalogue.metric_help(field), value=value,
+                labels=None if label is None else [label])
 
 
 def exposition(snapshot: Snapshot, settings: Settings, backups: BackupFacts) -> bytes:

@@ -1,0 +1,201 @@
+"""The catalogue: every service watched and every figure a source reports, declared once.
+
+The sources take their fields from here; the collector's columns and deltas, the History
+and detail pages, the JSON endpoints, /metrics, the Overview tiles and the alert rules
+read them here too. A new figure is one `Field`, a new service one `Service`.
+
+Layer 0: imports nothing from ops, so every layer may read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Service:
+    """A source the dashboard shows: a tile, a status in the JSON, an uptime row."""
+
+    name: str  # the source's name in samples and events
+    label: str  # on pages: tile, page title, uptime table
+    seed_key: str | None  # its key under `services` in the seed's JSON
+    setting: str | None  # the setting that turns it on; None: always watched
+    example: str = ""  # a value of that setting, for "not watched: set ..." hints
+    many: bool = False  # a comma list of values: one source per value (api, api_2, ...)
+
+    @property
+    def noun(self) -> str:
+        """The label inside a sentence ("cache is down"); acronyms keep their capitals."""
+        return self.label if self.label.isupper() else self.label.lower()
+
+
+SERVICES: tuple[Service, ...] = (
+    Service("host", "Host", None, None),
+    Service("api", "API", "api", "API_HEALTH_URL", "http://api:3001/api/health", many=True),
+    Service("mongo", "Database", "database", "MONGO_URI", "mongodb://user:pass@mongo:27017/"),
+    Service("redis", "Cache", "cache", "REDIS_URL", "redis://redis:6379/0"),
+)
+# The services a setting turns on, in the order pages and JSON list them.
+WATCHED: tuple[Service, ...] = tuple(s for s in SERVICES if s.setting is not None)
+
+
+def http_name(index: int) -> str:
+    """The first health URL is the API; more URLs are api_2, api_3, ..."""
+    return "api" if index == 0 else f"api_{index + 1}"
+
+
+def service(source: str) -> Service:
+    """The service of a source name; api_2, api_3, ... are more of the API."""
+    name = "api" if source.startswith("api_") else source
+    for found in SERVICES:
+        if found.name == name:
+            return found
+    raise KeyError(f"no service {source!r} in the catalogue")
+
+
+# --- fields ---
+
+# Conversions from a field's unit to Prometheus base units; other units are exported as read.
+_TO_BASE: dict[str, Callable[[float], float]] = {
+    "MB": lambda mb: mb * MB,
+    "%": lambda percent: percent / 100,
+    "ms": lambda ms: ms / 1000,
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One number a source reports. A gauge is stored as read; a counter (a total since
+    the server started) as its per-interval delta, from which rates are exact. `metric`
+    names its /metrics family (counters get `_total`), in base units; `label` tells its
+    sample apart in a family that several fields share."""
+
+    name: str
+    unit: str
+    help: str
+    counter: bool = False
+    metric: str | None = None
+    label: tuple[str, str] | None = None
+
+    def to_base(self, value: float) -> float:
+        """The value in Prometheus base units: bytes, seconds, ratios from 0 to 1."""
+        return _TO_BASE.get(self.unit, float)(value)
+
+
+# /metrics families that several fields share, told apart by `Field.label`: their help.
+SHARED_METRIC_HELP = {
+    "ops_mongo_connections": "MongoDB client connections open now (current) and still "
+                             "possible (available).",
+    "ops_mongo_opcounters": "MongoDB operations since the server started, by type.",
+}
+
+MONGO_OPERATIONS = ("insert", "query", "update", "delete", "getmore", "command")
+
+
+def _redis_counter(name: str, metric: str, help_text: str) -> Field:
+    return Field(name, "", f"{help_text} since Redis started.", counter=True, metric=metric)
+
+
+HOST_FIELDS: tuple[Field, ...] = (
+    Field("mem_total_mb", "MB", "Physical memory of the host.",
+          metric="ops_host_memory_total_bytes"),
+    Field("mem_free_mb", "MB", "Memory available to programs without swapping.",
+          metric="ops_host_memory_available_bytes"),
+    Field("mem_used_pct", "%", "Share of the host's memory in use: (total - available) / "
+          "total.", metric="ops_host_memory_used_ratio"),
+    Field("load_1", "", "Load average over 1 minute.", metric="ops_host_load1"),
+    Field("load_5", "", "Load average over 5 minutes.", metric="ops_host_load5"),
+    Field("load_15", "", "Load average over 15 minutes.", metric="ops_host_load15"),
+    Field("cpu_pct", "%", "System-wide CPU use since the previous probe.",
+          metric="ops_host_cpu_used_ratio"),
+    Field("cores", "", "Logical CPUs of the host.", metric="ops_host_cpu_cores"),
+    Field("disk_used_pct", "%", "Used share of the data directory's filesystem.",
+          metric="ops_host_disk_used_ratio"),
+    Field("disk_free_mb", "MB", "Free space on the data directory's filesystem.",
+          metric="ops_host_disk_free_bytes"),
+    Field("process_rss_mb", "MB", "Resident memory of the collector process.",
+          metric="ops_collector_resident_memory_bytes"),
+)
+
+REDIS_FIELDS: tuple[Field, ...] = (
+    Field("ping_ms", "ms", "Round trip of one PING.", metric="ops_redis_ping_seconds"),
+    Field("uptime_s", "s", "Seconds since Redis started.", metric="ops_redis_uptime_seconds"),
+    Field("connected_clients", "", "Client connections open now.",
+          metric="ops_redis_connected_clients"),
+    Field("blocked_clients", "", "Clients waiting in a blocking command.",
+          metric="ops_redis_blocked_clients"),
+    Field("ops_per_sec", "1/s", "Commands per second as measured by Redis.",
+          metric="ops_redis_instantaneous_ops_per_second"),
+    Field("used_memory_mb", "MB", "Memory allocated by Redis.",
+          metric="ops_redis_memory_used_bytes"),
+    Field("used_memory_peak_mb", "MB", "Highest memory allocated since Redis started.",
+          metric="ops_redis_memory_peak_bytes"),
+    Field("maxmemory_mb", "MB", "maxmemory of Redis; 0 means no limit.",
+          metric="ops_redis_memory_max_bytes"),
+    Field("memory_used_pct", "%", "Memory allocated as a share of maxmemory, or of the "
+          "host's memory when there is no limit."),
+    Field("fragmentation_ratio", "", "Resident memory / allocated memory.",
+          metric="ops_redis_memory_fragmentation_ratio"),
+    Field("hit_rate_total_pct", "%", "Keyspace hits / lookups since Redis started.",
+          metric="ops_redis_keyspace_hit_ratio"),
+    Field("keys_total", "", "Keys in all databases.", metric="ops_redis_keys"),
+    _redis_counter("keyspace_hits", "ops_redis_keyspace_hits", "Successful key lookups"),
+    _redis_counter("keyspace_misses", "ops_redis_keyspace_misses", "Failed key lookups"),
+    _redis_counter("commands", "ops_redis_commands_processed", "Commands processed"),
+    _redis_counter("connections_received", "ops_redis_connections_received",
+                   "Connections accepted"),
+    _redis_counter("evicted_keys", "ops_redis_evicted_keys", "Keys evicted by the memory limit"),
+    _redis_counter("expired_keys", "ops_redis_expired_keys", "Keys removed by expiry"),
+)
+
+MONGO_FIELDS: tuple[Field, ...] = (
+    Field("ping_ms", "ms", "Round trip of one ping command.", metric="ops_mongo_ping_seconds"),
+    Field("uptime_s", "s", "Seconds since the MongoDB server started.",
+          metric="ops_mongo_uptime_seconds"),
+    Field("connections_current", "", "Client connections open now.",
+          metric="ops_mongo_connections", label=("state", "current")),
+    Field("connections_available", "", "Connections the server can still accept.",
+          metric="ops_mongo_connections", label=("state", "available")),
+    Field("resident_mb", "MB", "Resident memory of the MongoDB server.",
+          metric="ops_mongo_resident_memory_bytes"),
+    Field("objects_total", "", "Documents in the watched databases."),
+    Field("data_size_mb_total", "MB", "Uncompressed data size of the watched databases."),
+    Field("storage_size_mb_total", "MB", "Storage allocated to the watched databases."),
+    Field("indexes_total", "", "Indexes in the watched databases."),
+    *(Field(f"op_{op}", "", f"MongoDB {op} operations since the server started.", counter=True,
+            metric="ops_mongo_opcounters", label=("type", op)) for op in MONGO_OPERATIONS),
+)
+
+HTTP_FIELDS: tuple[Field, ...] = (
+    Field("latency_ms", "ms", "Time of the last health request, to the end of the (capped) "
+          "body.", metric="ops_api_latency_seconds"),
+    Field("status_code", "", "HTTP status of the answer."),
+)
+
+FIELDS: dict[str, tuple[Field, ...]] = {
+    "host": HOST_FIELDS, "api": HTTP_FIELDS, "mongo": MONGO_FIELDS, "redis": REDIS_FIELDS,
+}
+
+
+def fields(source: str) -> tuple[Field, ...]:
+    """The fields a source reports (api_2, ... report the API's)."""
+    return FIELDS[service(source).name]
+
+
+def counters(source: str) -> tuple[str, ...]:
+    """The names of a source's counter fields, stored as deltas."""
+    return tuple(field.name for field in fields(source) if field.counter)
+
+
+def is_counter(series: str) -> bool:
+    """Whether a stored series (`<source>_<field>`, e.g. redis_commands) is a counter."""
+    return any(series == f"{source}_{field.name}"
+               for source, declared in FIELDS.items() for field in declared if field.counter)
+
+
+def metric_help(field: Field) -> str:
+    """The /metrics help of a field's family: the shared family's, else the field's."""
+    return SHARED_METRIC_HELP[field.metric] if field.label and field.metric else field.help
