@@ -7,14 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 from ops.catalogue import WATCHED
-from ops.clock import DAY_MS, iso_ms
+from ops.clock import iso_ms
 from ops.report import Snapshot
 from ops.storage import Store
 from ops.storage import alerts as records
-from ops.uptime import uptime_table
+from ops.uptime import WINDOWS, uptime_table
 
 REDIS_INTERVAL_COUNTERS = ("keyspace_hits", "keyspace_misses")
-API_WINDOWS = {"24h": DAY_MS, "7d": 7 * DAY_MS, "30d": 30 * DAY_MS, "1y": 365 * DAY_MS}
+# The Overview's windows under the JSON's names: "24 h" is "24h".
+API_WINDOWS = {name.replace(" ", ""): span for name, span in WINDOWS.items()}
 
 
 def read_snapshot(store: Store, now_ts: int) -> Snapshot:

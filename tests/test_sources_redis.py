@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from ops.sources.redis import FIELDS, RedisSource
+from ops.sources.redis import FIELDS, RedisSource, hit_rate
 from tests.servers import RedisServer
 
 MB = 1024 * 1024
@@ -88,6 +88,15 @@ def test_hit_rate_from_real_hits_and_misses(
     assert values["keyspace_hits"] == 3
     assert values["keyspace_misses"] == 1
     assert values["hit_rate_total_pct"] == 75.0
+
+
+def test_hit_rate_is_none_without_lookups() -> None:
+    """The one formula every reader uses: since start, per interval, summed over a range."""
+    assert hit_rate(3, 1) == 75.0
+    assert hit_rate(10, 0) == 100.0
+    assert hit_rate(0, 5) == 0.0
+    assert hit_rate(0, 0) is None, "no lookups is not a 0 % hit rate"
+    assert hit_rate(None, 4) is None and hit_rate(4, None) is None
 
 
 def test_memory_share_of_host_without_limit_and_of_maxmemory_with_one(
