@@ -134,8 +134,9 @@ def dump(uri: str, backup_dir: Path, databases: list[str] | None = None, *,
          progress: Callable[[DumpProgress], None] | None = None) -> Manifest:
     """Back up `databases` (None: all but admin/local/config) into one verified archive.
 
-    Returns the manifest written beside it. Raises BackupError (one line, no password)
-    and leaves no file behind on any failure.
+    Returns the manifest written beside it. A failure of the server, the disk or the
+    data raises BackupError (one line, no password) chained to the error that caused it;
+    anything else (a bug) propagates unchanged. No file is left behind either way.
     """
     if not 1 <= gzip_level <= 9:
         raise BackupError(f"gzip level must be 1 to 9, not {gzip_level}")
@@ -147,16 +148,29 @@ def dump(uri: str, backup_dir: Path, databases: list[str] | None = None, *,
     _prepare_dir(backup_dir, final)
     try:
         manifest = _dump_to(uri, partial, final, databases, gzip_level, started, clock, progress)
-    except BaseException as exc:
-        partial.unlink(missing_ok=True)
+    except (BackupError, PyMongoError, OSError) as exc:
+        _discard(partial)
         translated = _translate(exc, uri, partial)
         if translated is exc:
             raise
         raise translated from exc
+    except BaseException:  # a bug or an interrupt: remove the file, let the error go up as it is
+        _discard(partial)
+        raise
     log.info("backup %s written: %d documents in %d collections, %d bytes, %.1f s",
              manifest.file, manifest.documents_total, len(manifest.collections),
              manifest.size_bytes, manifest.duration_s)
     return manifest
+
+
+def _discard(path: Path) -> None:
+    """Remove an unfinished file; failing to must not hide the error that ended the dump
+    (on a read-only file system even removing a file that is not there fails)."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        if os.path.lexists(path):
+            log.warning("cannot remove %s: %s", path, exc.strerror or exc)
 
 
 def _prepare_dir(backup_dir: Path, final: Path) -> None:
@@ -213,7 +227,7 @@ def _publish(manifest: Manifest, partial: Path, final: Path) -> None:
         os.replace(partial, final)
         _fsync_dir(final.parent)
     except BaseException:
-        meta_path.unlink(missing_ok=True)
+        _discard(meta_path)
         raise
 
 
@@ -399,17 +413,19 @@ def _stats(summary: NamespaceSummary, kinds: dict[tuple[str, str], str]) -> Coll
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
-def _translate(exc: BaseException, uri: str, partial: Path) -> BaseException:
-    """One-line BackupError for what went wrong; KeyboardInterrupt and the like pass."""
-    if not isinstance(exc, Exception):
-        return exc
+def _translate(exc: BackupError | PyMongoError | OSError, uri: str,
+               partial: Path) -> BackupError:
+    """One-line BackupError for what went wrong (the caller chains `exc` as its cause).
+
+    A plain BackupError of this module is returned as it is: it already says what failed.
+    """
     where = partial.parent
     if isinstance(exc, VerifyError):
         message = f"the new backup failed verification: {exc}"
     elif isinstance(exc, ArchiveError):
         message = f"the server sent a malformed batch: {exc}"
     elif isinstance(exc, BackupError):
-        message = str(exc)
+        return exc
     elif isinstance(exc, OSError) and exc.errno in _DISK_FULL:
         message = (f"disk full: no space left on the device of {where} "
                    f"while writing {partial.name}")
@@ -422,10 +438,8 @@ def _translate(exc: BaseException, uri: str, partial: Path) -> BaseException:
         message = f"MongoDB unreachable or connection lost ({redact_uri(uri)}): {detail}"
     elif isinstance(exc, ConfigurationError):
         message = f"invalid MongoDB connection string: {one_line(str(exc))}"
-    elif isinstance(exc, PyMongoError):
+    else:
         message = f"MongoDB error during the dump: {one_line(str(exc))}"
-    else:  # the contract is BackupError on any failure; the cause stays chained
-        message = f"unexpected {type(exc).__name__} during the dump: {one_line(str(exc))}"
     return BackupError(scrub(message, uri))
 
 

@@ -11,6 +11,7 @@ MongoDB URI, only the server version.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from typing import Any
 
 import ops
 from ops.backup.archive import FORMAT_VERSION
+from ops.backup.errors import VerifyError, one_line
 
 PREFIX = "mongo-"
 ARCHIVE_SUFFIX = ".archive.gz"
@@ -150,7 +152,8 @@ def write_manifest(manifest: Manifest, path: Path) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the write's own error is the one to report
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -160,6 +163,18 @@ def read_manifest(path: Path) -> Manifest:
 
 
 def load_manifest_for(archive: Path) -> Manifest | None:
-    """The manifest beside `archive`, or None when there is none."""
+    """The manifest beside `archive`, or None when there is none.
+
+    Raises VerifyError (one line, chained to the cause) when it cannot be read or parsed.
+    """
     path = manifest_path(archive)
-    return read_manifest(path) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        return read_manifest(path)
+    except OSError as exc:
+        raise VerifyError(f"{path.name}: cannot read the manifest "
+                          f"({exc.strerror or exc})") from exc
+    except (ValueError, TypeError, KeyError) as exc:
+        raise VerifyError(f"{path.name}: unreadable manifest "
+                          f"({type(exc).__name__}: {one_line(str(exc))})") from exc

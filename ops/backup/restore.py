@@ -30,7 +30,14 @@ from ops.backup.archive import (
     open_archive,
 )
 from ops.backup.dump import SERVER_SELECTION_TIMEOUT_MS, SOCKET_TIMEOUT_MS
-from ops.backup.errors import BackupError, RestoreError, one_line, redact_uri, scrub
+from ops.backup.errors import (
+    BackupError,
+    RestoreError,
+    VerifyError,
+    one_line,
+    redact_uri,
+    scrub,
+)
 from ops.backup.manifest import CollectionStats, Manifest, load_manifest_for
 from ops.backup.verify import verify
 
@@ -115,7 +122,9 @@ def restore(path: Path, uri: str, to_db: str, *, from_db: str | None = None,
     """Restore database `from_db` of the archive at `path` into `to_db`.
 
     Refuses a target that holds collections unless `drop` (then they are dropped first).
-    Raises RestoreError with one line naming the problem.
+    A refusal, or a failure of the file, the data or the server, raises RestoreError with
+    one line naming the problem (no password), chained to the error that caused it;
+    anything else (a bug) propagates unchanged.
     """
     started = time.monotonic()
     path = Path(path)
@@ -125,13 +134,12 @@ def restore(path: Path, uri: str, to_db: str, *, from_db: str | None = None,
         report = _restore(path, uri, to_db, from_db, drop, progress)
     except ArchiveError as exc:
         raise RestoreError(f"{path.name}: {exc}") from exc
-    except BackupError:
+    except BackupError:  # a refusal or a damaged file: already one line, cause chained
         raise
     except PyMongoError as exc:
         raise RestoreError(scrub(_describe(exc, uri, to_db), uri)) from exc
-    except Exception as exc:  # the contract is RestoreError on any failure
-        raise RestoreError(scrub(f"restore into {to_db} failed: unexpected "
-                                 f"{type(exc).__name__}: {one_line(str(exc))}", uri)) from exc
+    except OSError as exc:
+        raise RestoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
     report.duration_s = time.monotonic() - started
     log.info("restored %s from %s into %s: %d documents, %d indexes, %d views",
              report.from_db, path.name, to_db, report.documents_total, report.indexes_created,
@@ -166,8 +174,9 @@ def _verified(path: Path) -> Manifest | None:
     """Verify before writing anything: a damaged backup must not half-restore."""
     try:
         manifest = load_manifest_for(path)
-    except (OSError, ValueError, TypeError, KeyError):
-        manifest = None  # an unreadable manifest does not make the archive unusable
+    except VerifyError as exc:  # an unreadable manifest does not make the archive unusable
+        log.warning("restoring without the manifest: %s", exc)
+        manifest = None
     try:
         verify(path, manifest)
     except BackupError as exc:
