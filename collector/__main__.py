@@ -98,11 +98,20 @@ def run_forever(settings: Settings) -> int:
     worker.start()
     notifier = Notifier(settings, settings.database_path)
     notifier.start()
-    written = collector.run()
-    worker.stop()
-    notifier.stop()
-    collector.close()
-    store.close()
+    try:
+        written = collector.run()
+    except Exception:
+        # The main loop's boundary: a tick that cannot be stored (the database unwritable
+        # or damaged) ends sampling. Log the traceback, stop the other threads cleanly
+        # (a running backup is marked interrupted) and exit non-zero, so the supervisor
+        # restarts the collector.
+        log.exception("Sampling stopped by an unexpected error")
+        return 1
+    finally:
+        worker.stop()
+        notifier.stop()
+        collector.close()
+        store.close()
     log.info("Stopped after %d samples", written)
     return 0
 

@@ -35,6 +35,9 @@ class _Call:
         try:
             self.reading = self.source.probe()
         except Exception as error:
+            # The probe thread's boundary: a source must never raise (its failures are down
+            # readings), so this is a bug. Its traceback goes to the log; the tick records
+            # the source as down with one line, and the other sources carry on.
             log.exception("probe of %s raised; recorded as down", self.source.name)
             self.reading = Reading.down(self.source.name, f"probe failed: {one_line(error)}")
         finally:

@@ -28,6 +28,7 @@ from ops.storage import Job, Store
 log = logging.getLogger("collector.worker")
 
 POLL_SECONDS = 0.5
+RETRY_SECONDS = 5.0
 OTHER_HOST_SILENCE_MS = 60_000
 
 
@@ -123,10 +124,11 @@ class JobWorker:
         log.info("%s job %d started (requested by %s)", job.kind, job.id, job.requested_by)
         try:
             self.runner.run_job(job)
-        except Exception as error:  # one bad job must not end the worker
-            log.exception("%s job %d crashed", job.kind, job.id)
-            self.store.finish_job(job.id, self.runner.now_ms(), "failed",
-                                  error=f"internal error: {type(error).__name__}: {error}")
+        except Exception as error:  # noqa: BLE001 - logged with its traceback by fail()
+            # The job's boundary on this thread: run_job records the failures it expects
+            # (BackupError); anything else is a bug, which must fail this job, not end the
+            # worker. fail() logs the traceback and stores one line without the password.
+            self.runner.fail(job, error)
         finished = self.store.job(job.id)
         if finished is not None:
             log.info("%s job %d %s", job.kind, job.id, finished.status)
@@ -134,5 +136,16 @@ class JobWorker:
 
     def _loop(self) -> None:
         while not self.stop_event.is_set():
-            if self.run_pending() is None:
+            try:
+                job = self.run_pending()
+            except Exception:
+                # The thread's boundary: nothing above it would see the error, and the
+                # thread would end with backups silently stopped. A failed pass (the
+                # database locked or unwritable, the backup directory gone) is logged with
+                # its traceback and retried.
+                log.exception("backup scheduler pass failed; retrying in %.0f s",
+                              RETRY_SECONDS)
+                self.stop_event.wait(RETRY_SECONDS)
+                continue
+            if job is None:
                 self.stop_event.wait(POLL_SECONDS)

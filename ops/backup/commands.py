@@ -150,7 +150,11 @@ def restore_command(settings: Settings, target: str, to_db: str, drop: bool,
 
 
 def prune_command(settings: Settings) -> int:
-    removed = prune(settings.backup_dir, settings.backup_retention_days, datetime.now(UTC))
+    try:
+        removed = prune(settings.backup_dir, settings.backup_retention_days, datetime.now(UTC))
+    except OSError as error:
+        return _fail(f"removing old backups from {settings.backup_dir} failed: "
+                     f"{error.strerror or error}")
     store = Store(settings.database_path)
     for backup_id in removed:
         store.record_event(now_ms(), "backup", "backup_pruned",

@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 
 from ops.backup.catalogue import find
 from ops.backup.dump import dump
-from ops.backup.errors import BackupError
+from ops.backup.errors import BackupError, one_line, scrub
 from ops.backup.manifest import load_manifest_for
 from ops.backup.restore import restore
 from ops.backup.retention import prune
@@ -57,7 +57,12 @@ class JobRunner:
         return int(self.clock().timestamp() * 1000)
 
     def run_job(self, job: Job) -> None:
-        """Run a claimed job to its end; never raises for a failure of the job itself."""
+        """Run a claimed job to its end and record its result or its failure.
+
+        A failure of the job (BackupError: the server, the disk, the file) is recorded and
+        not raised. Anything else is a bug: it propagates to the caller's thread boundary,
+        which records it with `fail`.
+        """
         handlers = {"backup": self._backup, "restore": self._restore, "verify": self._verify}
         handler = handlers.get(job.kind)
         try:
@@ -67,11 +72,30 @@ class JobRunner:
                 raise BackupError("MONGO_URI is not set: there is no MongoDB to work with")
             result = handler(job)
         except BackupError as error:
-            self.store.finish_job(job.id, self.now_ms(), "failed", error=str(error))
-            self._event(job, "failed", str(error))
-            log.error("%s job %d failed: %s", job.kind, job.id, error)
+            self.fail(job, error)
             return
         self.store.finish_job(job.id, self.now_ms(), "ok", result=result)
+
+    def fail(self, job: Job, error: BaseException) -> str:
+        """Record `job` as failed because of `error`; returns the message stored.
+
+        The job row and the event get one line without the MongoDB password; the log
+        record carries the exception itself, so its traceback and chained cause are kept.
+        """
+        if isinstance(error, BackupError):
+            text = str(error)
+        else:
+            text = f"internal error: {type(error).__name__}: {error}"
+        message = self._public(text)
+        self.store.finish_job(job.id, self.now_ms(), "failed", error=message)
+        self._event(job, "failed", message)
+        log.error("%s job %d failed: %s", job.kind, job.id, message, exc_info=error)
+        return message
+
+    def _public(self, text: str) -> str:
+        """One line, without the password of MONGO_URI in any spelling."""
+        uri = self.settings.mongo_uri
+        return one_line(scrub(text, uri.reveal()) if uri is not None else text) or "no detail"
 
     def _progress(self, job: Job) -> Callable[[Any], None]:
         def report(progress: Any) -> None:
@@ -85,14 +109,19 @@ class JobRunner:
 
     def _locked(self, job: Job) -> FileLock:
         """The backup directory's lock, waiting (with progress saying so) while it is held."""
-        lock = backup_lock(self.settings.backup_dir)
-        while True:
-            try:
-                lock.acquire(timeout=LOCK_POLL_SECONDS)
-                return lock
-            except Timeout:
-                self.store.job_progress(job.id, {"waiting": "another backup holds the lock",
-                                                 "updated_ts": self.now_ms()})
+        backup_dir = self.settings.backup_dir
+        try:
+            lock = backup_lock(backup_dir)
+            while True:
+                try:
+                    lock.acquire(timeout=LOCK_POLL_SECONDS)
+                    return lock
+                except Timeout:
+                    self.store.job_progress(job.id, {"waiting": "another backup holds the lock",
+                                                     "updated_ts": self.now_ms()})
+        except OSError as exc:
+            raise BackupError(f"cannot lock the backup directory {backup_dir}: "
+                              f"{exc.strerror or exc}") from exc
 
     def _backup(self, job: Job) -> dict[str, Any]:
         assert self.settings.mongo_uri is not None
@@ -111,8 +140,16 @@ class JobRunner:
         return manifest.to_dict()
 
     def _prune(self) -> None:
-        removed = prune(self.settings.backup_dir, self.settings.backup_retention_days,
-                        self.clock())
+        """Retention after a good backup; its failure is logged, the backup stays good."""
+        try:
+            removed = prune(self.settings.backup_dir, self.settings.backup_retention_days,
+                            self.clock())
+        except OSError as exc:
+            message = f"removing old backups failed: {exc.strerror or exc}"
+            self.store.record_event(self.now_ms(), EVENT_SOURCE, "backup_prune_failed",
+                                    one_line(message))
+            log.error("%s", message, exc_info=exc)
+            return
         for backup_id in removed:
             self.store.record_event(self.now_ms(), EVENT_SOURCE, "backup_pruned",
                                     f"{backup_id} older than "
@@ -120,8 +157,8 @@ class JobRunner:
 
     def _restore(self, job: Job) -> dict[str, Any]:
         assert self.settings.mongo_uri is not None
-        entry = find(self.settings.backup_dir, str(job.params["backup"]))
-        to_db = str(job.params["to_db"])
+        entry = find(self.settings.backup_dir, _param(job, "backup"))
+        to_db = _param(job, "to_db")
         self._event(job, "started", f"{entry.id} into {to_db}")
         report = restore(entry.file, self.settings.mongo_uri.reveal(), to_db,
                          from_db=job.params.get("from_db"), drop=bool(job.params.get("drop")),
@@ -132,9 +169,16 @@ class JobRunner:
                 "duration_s": report.duration_s, "dropped": report.dropped}
 
     def _verify(self, job: Job) -> dict[str, Any]:
-        entry = find(self.settings.backup_dir, str(job.params["backup"]))
+        entry = find(self.settings.backup_dir, _param(job, "backup"))
         started = time.monotonic()
         report = verify(entry.file, load_manifest_for(entry.file))
         return {"backup": entry.id, "documents": report.documents_total,
                 "sha256": report.sha256, "manifest_checked": report.manifest_checked,
                 "duration_s": round(time.monotonic() - started, 3)}
+
+
+def _param(job: Job, name: str) -> str:
+    value = (job.params or {}).get(name)
+    if value in (None, ""):
+        raise BackupError(f"{job.kind} job {job.id} has no {name!r} parameter")
+    return str(value)
