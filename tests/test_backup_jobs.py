@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,7 +19,9 @@ from typing import Any
 
 import pytest
 from bson import Binary
+from pymongo.errors import ConnectionFailure
 
+from collector import worker as worker_module
 from collector.worker import JobWorker
 from ops.backup.catalogue import list_backups
 from ops.backup.dump import dump
@@ -93,8 +96,8 @@ def test_success_records_events_and_prunes_old_backups(env: dict[str, str],
     assert worker.store.job(job.id).progress["documents_done"] == 50
 
 
-def test_failed_backup_is_recorded_and_deletes_nothing(env: dict[str, str],
-                                                       shared_mongo: Any) -> None:
+def test_failed_backup_is_recorded_and_deletes_nothing(env: dict[str, str], shared_mongo: Any,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
     db = unique_db("fail")
     seed(shared_mongo.uri, db, {"items": [{"n": 1}]})
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -107,9 +110,62 @@ def test_failed_backup_is_recorded_and_deletes_nothing(env: dict[str, str],
     [finished] = drain(worker)
     assert finished.status == "failed"
     assert "unreachable" in finished.error and "hunter2" not in finished.error
+    assert "\n" not in finished.error
     assert len(list_backups(good.backup_dir)) == 2, "a failed backup never triggers pruning"
     assert not list(good.backup_dir.glob("*.partial"))
     assert event_kinds(worker.store) == ["backup_started", "backup_failed"]
+    [record] = [r for r in caplog.records if "backup job 1 failed" in r.getMessage()]
+    assert record.exc_info is not None and record.exc_info[2] is not None, "traceback kept"
+    error = record.exc_info[1]
+    assert str(error) == finished.error and isinstance(error.__cause__, ConnectionFailure)
+    assert "hunter2" not in caplog.text
+
+
+def test_the_worker_thread_outlives_a_locked_database(env: dict[str, str],
+                                                      caplog: pytest.LogCaptureFixture,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process holding the write lock past the busy timeout fails a pass of the
+    worker: logged with its traceback, retried, and the queued job still runs."""
+    monkeypatch.setattr(worker_module, "RETRY_SECONDS", 0.2)
+    worker = JobWorker(load_settings(env, env_file=None))
+    job, _ = worker.store.request_job("verify", "test", 0, {"backup": "mongo-missing"})
+    holder = sqlite3.connect(worker.settings.database_path, timeout=0, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    worker.thread.start()
+    try:
+        wait_until(lambda: any(r.exc_info for r in caplog.records
+                               if r.name == "collector.worker"), timeout=30,
+                   what="the failed pass in the log")
+        assert worker.thread.is_alive()
+        assert worker.store.job(job.id).status == "queued"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    wait_until(lambda: not worker.store.job(job.id).active, timeout=30, what="the job")
+    worker.stop()
+    [record] = [r for r in caplog.records if r.name == "collector.worker" and r.exc_info][:1]
+    assert "scheduler pass failed" in record.getMessage()
+    assert isinstance(record.exc_info[1], sqlite3.OperationalError)
+    assert "database is locked" in str(record.exc_info[1])
+    finished = worker.store.job(job.id)
+    assert finished.status == "failed" and finished.error.startswith("no backup 'mongo-missing'")
+
+
+def test_a_failed_prune_leaves_the_backup_good(env: dict[str, str], shared_mongo: Any,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    db = unique_db("prunefail")
+    seed(shared_mongo.uri, db, {"items": [{"n": 1}]})
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    settings = settings_for(env, shared_mongo.uri, db, BACKUP_RETENTION_DAYS="7")
+    # A directory where an old archive would be: it is listed, and unlink() refuses it.
+    (settings.backup_dir / "mongo-20261001T000000Z.archive.gz").mkdir(parents=True)
+    worker = JobWorker(settings, clock=lambda: now)
+    worker.store.request_job("backup", "test", 0)
+    [finished] = drain(worker)
+    assert finished.status == "ok", finished.error
+    assert event_kinds(worker.store) == ["backup_started", "backup_ok", "backup_prune_failed"]
+    [record] = [r for r in caplog.records if "removing old backups failed" in r.getMessage()]
+    assert record.exc_info is not None and isinstance(record.exc_info[1], IsADirectoryError)
 
 
 def test_wait_exits_non_zero_when_the_collector_is_not_running(env: dict[str, str],

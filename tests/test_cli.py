@@ -9,9 +9,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+from ops.backup.dump import dump
 from ops.cli.commands import COMMANDS
 from ops.storage import Heartbeat, Latest, Store
+from tests.backup_data import seed, unique_db
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,3 +60,25 @@ def test_status_prints_the_seed_health_shape(env: dict[str, str]) -> None:
 
     down = run_ops({**env, "REDIS_URL": "redis://127.0.0.1:1/0"}, "status")
     assert down.returncode == 1, "a configured service without a reading is not OK"
+
+
+def test_backup_commands_fail_with_one_line_without_the_password(
+        env: dict[str, str], shared_mongo: Any) -> None:
+    db = unique_db("cli")
+    seed(shared_mongo.uri, db, {"items": [{"n": i} for i in range(20)]})
+    backup_dir = Path(env["OPS_DATA_DIR"]) / "backups"
+    manifest = dump(shared_mongo.uri, backup_dir, [db])
+    (backup_dir / (manifest.file + ".json")).write_text("{ not json")
+
+    verified = run_ops(env, "verify", manifest.id)
+    assert verified.returncode == 1
+    [line] = verified.stderr.strip().splitlines()
+    assert line.startswith(f"error: {manifest.file}.json: unreadable manifest (")
+
+    closed = f"mongodb://ops:S3cret-pw@127.0.0.1:{free_port()}/"
+    restored = run_ops({**env, "MONGO_URI": closed}, "restore", manifest.id, "--to-db", "x")
+    assert restored.returncode == 1
+    [line] = [text for text in restored.stderr.strip().splitlines()
+              if not text.startswith("restoring")]
+    assert line.startswith("error: restore into x failed (mongodb://ops:***@127.0.0.1")
+    assert "S3cret-pw" not in restored.stderr + restored.stdout

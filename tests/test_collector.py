@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -166,3 +167,30 @@ def test_unwritable_data_dir_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith(f"error: OPS_DATA_DIR={data} is not writable by uid ")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_tick_that_cannot_be_stored_stops_the_collector_with_its_traceback(
+        env: dict[str, str]) -> None:
+    """The samples table dropped under the running collector: sampling cannot go on, so
+    the process logs the traceback, stops its threads and exits 1 for the supervisor."""
+    environ = {**os.environ, **env, "SAMPLE_INTERVAL_SECONDS": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "collector"], cwd=ROOT, env=environ,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and store.sample_count() < 1:
+            time.sleep(0.2)
+        assert store.sample_count() >= 1
+        store.close()
+        with sqlite3.connect(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3", timeout=30) as conn:
+            conn.execute("DROP TABLE samples")
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 1, output
+    assert "Sampling stopped by an unexpected error" in output
+    assert "Traceback (most recent call last)" in output
+    assert "in run_once" in output, "the traceback reaches the tick that failed"
