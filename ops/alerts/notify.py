@@ -1,10 +1,10 @@
 """Alert notifications: what is said, in which format, and how it is delivered.
 
 The collector never sends anything while it samples: `announce` only queues one row per
-configured channel in the outbox (ops/alerts/outbox.py). A `Notifier` thread, with its own
-Store, calls `deliver_due` every second: a message that goes through is marked
-sent; one that does not is tried again after 2 s, 4 s, 8 s, ... (at most 5 minutes apart)
-until 24 hours after it was queued, then marked failed. A delivery failure is recorded as
+configured channel in the outbox (ops/storage/outbox.py). A `Notifier` thread, with its
+own Store, calls `deliver_due` every second: a message that goes through is marked sent;
+one that does not is tried again after 2 s, 4 s, 8 s, ... (at most 5 minutes apart) until
+24 hours after it was queued, then marked failed. A delivery failure is recorded as
 a one-line error and never raised; errors never contain the webhook URL's path (its token)
 nor the SMTP password.
 

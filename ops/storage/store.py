@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,7 +50,6 @@ class Store:
         # (schema_version, sample columns): refreshed when any connection, in this
         # process or the collector's, changes the schema.
         self._columns: tuple[int, frozenset[str]] = (-1, frozenset())
-        self._columns_lock = threading.Lock()
         schema.migrate(self._connections.get())
 
     def close(self) -> None:
@@ -102,12 +100,13 @@ class Store:
 
     def ensure_columns(self, names: Iterable[str]) -> None:
         """Add a REAL column for each metric not stored yet (new sources or fields), and
-        its partial sums in every rollup tier, in one transaction."""
+        its partial sums in every rollup tier, in one transaction (which also keeps two
+        writers from adding the same column: the second sees the first's)."""
         wanted = set(names)
         for name in wanted:
             if not series.COLUMN_NAME.fullmatch(name):
                 raise ValueError(f"not a metric column name: {name!r}")
-        with self._columns_lock, self.transaction():
+        with self.transaction():
             conn = self._conn()
             for name in sorted(wanted - self.columns()):
                 conn.execute(f"ALTER TABLE samples ADD COLUMN {name} REAL")
