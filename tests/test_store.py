@@ -342,3 +342,18 @@ def test_connections_are_per_thread_and_all_closed(tmp_path: Path) -> None:
     thread.join(30)
     assert [str(e) for e in refused] == ["the store is closed"], "no thread reopens it"
     assert store.connections_open() == 0
+
+
+def test_tier_rows_dump_and_checkpoint_read_the_file_without_sql(store: Store) -> None:
+    """What tests and benchmarks need from the raw file, as Store methods."""
+    fill(store, 30)
+    rows = store.tier_rows(RAW, 5000, 15_000, ["ts", "redis_up"])
+    assert rows == [{"ts": 5000, "redis_up": 1}, {"ts": 10_000, "redis_up": 1}]
+    assert len(store.tier_rows(RAW)) == 30 and "host_mem_used_pct" in store.tier_rows(RAW)[0]
+    with pytest.raises(ValueError):
+        store.tier_rows(RAW, columns=["ts; DROP TABLE samples"])
+    before = store.dump()
+    assert any(line.startswith('INSERT INTO "samples"') for line in before)
+    store.checkpoint()
+    assert (store.path.parent / (store.path.name + "-wal")).stat().st_size == 0
+    assert store.dump() == before
