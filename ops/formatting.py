@@ -10,7 +10,7 @@ def uptime(seconds: float | None) -> str:
     if seconds is None:
         return "unknown"
     left = int(seconds)
-    parts = []
+    parts: list[str] = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         count, left = divmod(left, size)
         if count or parts:

@@ -67,7 +67,17 @@ scrape_configs:
                              f"--web.listen-address=127.0.0.1:{port}"],
                             stdout=log, stderr=subprocess.STDOUT)
     wait_for_port(port, timeout=30)
+    # The port opens before the storage is ready; queries answer 503 until /-/ready is 200.
+    assert wait_for(lambda: _ready(port), 60), "prometheus never became ready"
     return proc, port
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=5) as answer:
+            return bool(answer.status == 200)
+    except OSError:  # URLError and HTTPError (503 while starting) are OSErrors
+        return False
 
 
 def wait_for(check: Callable[[], bool], timeout: float) -> bool:

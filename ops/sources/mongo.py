@@ -26,7 +26,7 @@ SYSTEM_DATABASES = frozenset({"admin", "local", "config"})
 # memory; it is bytes instead, as the nx-27017 stand-in reports (e.g. 31764480).
 _RESIDENT_BYTES_FROM = 2**20
 
-FIELDS = MONGO_FIELDS
+FIELDS = MONGO_FIELDS  # declared in ops.catalogue, where every reader finds them
 
 
 def _mb(n_bytes: float) -> float:

@@ -22,7 +22,7 @@ from ops.sources.base import PROBE_TIMEOUT_SECONDS, Reading, elapsed_ms, one_lin
 
 MB = 1024 * 1024
 
-FIELDS = REDIS_FIELDS
+FIELDS = REDIS_FIELDS  # declared in ops.catalogue, where every reader finds them
 
 # INFO name -> field name, for numbers taken as they are.
 _PLAIN = {

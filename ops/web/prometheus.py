@@ -42,6 +42,7 @@ from ops.report import Snapshot, collector_fresh
 from ops.sources.configured import instances, watched_sources
 from ops.storage import Store
 
+Family = GaugeMetricFamily | CounterMetricFamily
 # Enough to count every backup job of years of daily backups.
 MAX_JOBS_COUNTED = 100_000
 
@@ -128,7 +129,7 @@ class SnapshotCollector:
         """The exported fields of an up source: one family each, or a sample of a family
         they share (yielded, perhaps empty, while the source is up)."""
         values = self._values(service.name)
-        shared: dict[str, Metric] = {}
+        shared: dict[str, Family] = {}
         for field in _exported(service.name):
             value = _number(values, field.name)
             if field.label is None:
@@ -197,7 +198,7 @@ def _exported(source: str) -> list[Field]:
     return [field for field in catalogue.fields(source) if field.metric]
 
 
-def _family(field: Field, value: float | None = None, label: str | None = None) -> Metric:
+def _family(field: Field, value: float | None = None, label: str | None = None) -> Family:
     """A field's family: counter or gauge, help from the catalogue, one value or a label."""
     kind = CounterMetricFamily if field.counter else GaugeMetricFamily
     return kind(field.metric or "", catalogue.metric_help(field), value=value,
