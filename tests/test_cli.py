@@ -82,3 +82,17 @@ def test_backup_commands_fail_with_one_line_without_the_password(
               if not text.startswith("restoring")]
     assert line.startswith("error: restore into x failed (mongodb://ops:***@127.0.0.1")
     assert "S3cret-pw" not in restored.stderr + restored.stdout
+
+
+def test_a_store_that_is_not_sqlite_gives_one_line_not_a_traceback(
+        env: dict[str, str]) -> None:
+    store_file = Path(env["OPS_DATA_DIR"]) / "ops.sqlite3"
+    store_file.write_bytes(b"this is not a database, and it holds mongodb://u:s3cret@x/\n" * 64)
+    before = store_file.read_bytes()
+    for command in ("samples", "status", "heartbeat"):
+        result = run_ops({**env, "MONGO_URI": "mongodb://u:s3cret@127.0.0.1:1/"}, command)
+        assert result.returncode == 1, (command, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (command, result.stderr)
+        assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
+    assert store_file.read_bytes() == before

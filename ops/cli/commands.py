@@ -6,13 +6,18 @@ Commands are declared as data (name, help) so the README and the tests read one 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ops.config import Settings
+from ops.config import Secret, Settings
+from ops.redaction import one_line, scrub, url_secrets
 from ops.startup import settings_or_exit, setup_logging
+
+log = logging.getLogger("ops.cli")
 
 
 @dataclass(frozen=True)
@@ -159,8 +164,23 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _secrets(settings: Settings) -> list[str]:
+    """Every secret the settings hold, as they could appear in an error's text."""
+    found: list[str] = []
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        if isinstance(value, Secret):
+            found += [value.reveal(), *url_secrets(value.reveal())]
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = settings_or_exit()
     setup_logging()
-    return int(args.run(settings, args))
+    try:
+        return int(args.run(settings, args))
+    except Exception as err:  # the program's edge: a bug or a fault nobody caught below
+        log.debug("command %s failed", args.command, exc_info=True)
+        print(f"error: {scrub(one_line(err), *_secrets(settings))}", file=sys.stderr)
+        return 1
