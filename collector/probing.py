@@ -13,7 +13,8 @@ import logging
 import threading
 import time
 
-from ops.sources.base import PROBE_TIMEOUT_SECONDS, Reading, Source, one_line
+from ops.redaction import one_line
+from ops.sources.base import PROBE_TIMEOUT_SECONDS, Reading, Source
 
 log = logging.getLogger(__name__)
 

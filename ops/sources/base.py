@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ops.catalogue import Field
-from ops.redaction import one_line
 
-__all__ = ["PROBE_TIMEOUT_SECONDS", "Field", "Reading", "Source", "elapsed_ms", "one_line"]
+__all__ = ["PROBE_TIMEOUT_SECONDS", "Field", "Reading", "Source", "elapsed_ms"]
 
 PROBE_TIMEOUT_SECONDS = 2.0
 

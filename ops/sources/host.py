@@ -15,7 +15,8 @@ from pathlib import Path
 import psutil
 
 from ops.catalogue import HOST_FIELDS
-from ops.sources.base import Reading, elapsed_ms, one_line
+from ops.redaction import one_line
+from ops.sources.base import Reading, elapsed_ms
 
 MB = 1024 * 1024
 

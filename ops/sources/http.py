@@ -17,8 +17,8 @@ from urllib.error import HTTPError
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from ops.catalogue import HTTP_FIELDS
-from ops.redaction import MASK, scrub, url_secrets
-from ops.sources.base import PROBE_TIMEOUT_SECONDS, Reading, elapsed_ms, one_line
+from ops.redaction import MASK, one_line, scrub, url_secrets
+from ops.sources.base import PROBE_TIMEOUT_SECONDS, Reading, elapsed_ms
 
 MAX_BODY_BYTES = 64 * 1024
 

@@ -17,8 +17,8 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from ops.catalogue import MONGO_FIELDS, MONGO_OPERATIONS
-from ops.redaction import scrub, split_userinfo, url_secrets
-from ops.sources.base import PROBE_TIMEOUT_SECONDS, Reading, elapsed_ms, one_line
+from ops.redaction import one_line, scrub, split_userinfo, url_secrets
+from ops.sources.base import PROBE_TIMEOUT_SECONDS, Reading, elapsed_ms
 
 MB = 1024 * 1024
 SYSTEM_DATABASES = frozenset({"admin", "local", "config"})

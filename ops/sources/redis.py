@@ -17,8 +17,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ops.catalogue import REDIS_FIELDS
-from ops.redaction import scrub, url_secrets
-from ops.sources.base import PROBE_TIMEOUT_SECONDS, Reading, elapsed_ms, one_line
+from ops.redaction import one_line, scrub, url_secrets
+from ops.sources.base import PROBE_TIMEOUT_SECONDS, Reading, elapsed_ms
 
 MB = 1024 * 1024
 
