@@ -357,3 +357,17 @@ def test_tier_rows_dump_and_checkpoint_read_the_file_without_sql(store: Store) -
     store.checkpoint()
     assert (store.path.parent / (store.path.name + "-wal")).stat().st_size == 0
     assert store.dump() == before
+
+
+def test_alert_rows_round_trip_by_name(store: Store) -> None:
+    from ops.storage import alerts as records
+
+    alert = records.create(store, "service_down", "redis", "critical", 10, None, "down")
+    alert.status, alert.firing_ts, alert.true_count = "firing", 20, 3
+    records.save(store, alert)
+    cleared = records.create(store, "disk_full", "host", "warning", 30, 91.5, "disk")
+    cleared.status, cleared.resolved_ts = "cleared", 40
+    records.save(store, cleared)
+    assert records.every(store) == [alert, cleared]
+    assert records.firing(store) == [alert] == records.history(store)
+    assert records.open_alerts(store) == {("service_down", "redis"): alert}

@@ -75,3 +75,8 @@ def history(store: Store, limit: int = 200) -> list[Alert]:
     """Alerts that fired (firing or resolved), newest first; cleared ones are left out."""
     return _select(store, "WHERE firing_ts IS NOT NULL ORDER BY firing_ts DESC LIMIT ?",
                    (limit,))
+
+
+def every(store: Store) -> list[Alert]:
+    """Every alert, oldest first, cleared ones included: for checks and audits."""
+    return _select(store, "ORDER BY id")
