@@ -34,5 +34,5 @@ def read_snapshot(store: Store, now_ts: int) -> Snapshot:
 
 def firing_alerts(store: Store) -> tuple[dict[str, Any], ...]:
     return tuple({"rule": a.rule, "subject": a.subject, "severity": a.severity,
-                  "message": a.message, "since": iso_ms(a.firing_ts)}
+                  "message": a.message, "since": iso_ms(a.firing_ts or a.pending_ts)}
                  for a in records.firing(store))

@@ -8,9 +8,10 @@ import streamlit as st
 from ops import formatting
 from ops.alerts.notify import channels, send_test
 from ops.alerts.rules import RulesFileError, load_rules
+from ops.clock import now_ms
 from ops.storage import alerts as records
 from ops.storage.outbox import recent
-from pages.common import now_ms, page_settings, store
+from pages.common import page_settings, store
 
 settings = page_settings()
 db = store(str(settings.database_path))

@@ -9,12 +9,13 @@ import streamlit as st
 
 from ops import formatting
 from ops.backup.catalogue import list_backups
+from ops.clock import now_ms
 from ops.heartbeat import collector_state
 from ops.sources.configured import how_to_watch
 from ops.storage import Job
 from ops.views.backups import describe_job, fraction_done, summary
 from ops.web.downloads import signed_link
-from pages.common import now_ms, page_settings, store
+from pages.common import page_settings, store
 
 settings = page_settings()
 db = store(str(settings.database_path))

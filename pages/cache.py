@@ -6,8 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from ops import formatting
+from ops.clock import now_ms
 from ops.views.detail import redis_detail
-from pages.common import now_ms, page_settings, service_detail
+from pages.common import page_settings, service_detail
 
 settings = page_settings()
 detail, choice = service_detail("Redis", "redis", settings.redis_url is not None,

@@ -1,4 +1,5 @@
-"""What every page shares: settings and a store connection per session."""
+"""What every page shares: settings, login, banners and one Store for the server process
+(each session's script thread gets its own connection from it)."""
 
 from __future__ import annotations
 

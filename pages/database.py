@@ -6,8 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from ops import formatting
+from ops.clock import now_ms
 from ops.views.detail import MONGO_COUNTERS, mongo_detail
-from pages.common import now_ms, page_settings, service_detail
+from pages.common import page_settings, service_detail
 
 settings = page_settings()
 detail, choice = service_detail("MongoDB", "mongo", settings.mongo_uri is not None,
@@ -32,8 +33,8 @@ if all(rate is None for rate in rates.values()):
     st.caption("No operation counters in this range (the server reports none, or no two "
                "samples in a row).")
 else:
-    cols = st.columns(len(rates))
-    for col, (name, rate) in zip(cols, rates.items(), strict=True):
+    rate_cols = st.columns(len(rates))
+    for col, (name, rate) in zip(rate_cols, rates.items(), strict=True):
         col.metric(name, f"{rate or 0:,.1f}")
 
 st.subheader("Databases")

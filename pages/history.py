@@ -7,8 +7,9 @@ from datetime import UTC, datetime, time, timedelta
 import plotly.graph_objects as go
 import streamlit as st
 
+from ops.clock import now_ms
 from ops.views.history import CHARTS, RANGES, Chart, csv_text, down_periods, history_frame
-from pages.common import now_ms, page_settings, store
+from pages.common import page_settings, store
 
 settings = page_settings()
 db = store(str(settings.database_path))

@@ -9,11 +9,12 @@ import streamlit as st
 
 from ops import formatting
 from ops.catalogue import WATCHED, service
+from ops.clock import now_ms
 from ops.heartbeat import collector_state
 from ops.uptime import uptime_table
 from ops.views.backups import summary
 from ops.views.overview import host_figures, service_tiles
-from pages.common import now_ms, page_settings, store
+from pages.common import page_settings, store
 
 settings = page_settings()
 db = store(str(settings.database_path))

@@ -12,6 +12,7 @@ from ops.alerts.engine import AlertEngine
 from ops.alerts.rules import Context, Rule
 from ops.backup.catalogue import list_backups
 from ops.catalogue import WATCHED
+from ops.clock import now_ms
 from ops.config import Settings
 from ops.sources.configured import is_configured
 from ops.storage import Store
@@ -76,7 +77,7 @@ class AlertWatch:
         log.log(logging.WARNING if event == "firing" else logging.INFO, "alert %s %s: %s",
                 alert.rule, event.upper(), alert.message)
         self._announce(self.store, self.settings, alert.to_dict(), event,
-                       alert.firing_ts if event == "firing" else (alert.resolved_ts or 0))
+                       (alert.firing_ts if event == "firing" else alert.resolved_ts) or now_ms())
 
     def after_tick(self, now_ts: int, row: Mapping[str, Any],
                    errors: Mapping[str, str | None]) -> list[tuple[Alert, str]]:

@@ -35,7 +35,6 @@ from pymongo.errors import (
 )
 
 from ops.backup.archive import (
-    ArchiveError,
     ArchiveWriter,
     CollectionMetadata,
     Header,
@@ -44,7 +43,7 @@ from ops.backup.archive import (
     collection_metadata,
     gzip_writer,
 )
-from ops.backup.errors import BackupError, VerifyError, one_line, redact_uri, scrub
+from ops.backup.errors import ArchiveError, BackupError, VerifyError, one_line, redact_uri, scrub
 from ops.backup.manifest import (
     CollectionStats,
     Manifest,

@@ -22,7 +22,6 @@ from pymongo.database import Database
 from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
 
 from ops.backup.archive import (
-    ArchiveError,
     CollectionMetadata,
     Document,
     NamespaceEnd,
@@ -31,6 +30,7 @@ from ops.backup.archive import (
 )
 from ops.backup.dump import SERVER_SELECTION_TIMEOUT_MS, SOCKET_TIMEOUT_MS
 from ops.backup.errors import (
+    ArchiveError,
     BackupError,
     RestoreError,
     VerifyError,

@@ -21,7 +21,6 @@ from bson.codec_options import CodecOptions, DatetimeConversion
 
 from ops.backup.archive import (
     GZIP_MAGIC,
-    ArchiveError,
     ArchiveReader,
     Document,
     Header,
@@ -29,7 +28,7 @@ from ops.backup.archive import (
     file_chunks,
     gunzip_chunks,
 )
-from ops.backup.errors import VerifyError
+from ops.backup.errors import ArchiveError, VerifyError
 from ops.backup.manifest import CollectionStats, Manifest
 
 # Dates outside Python's range are legal BSON: decode them instead of failing the backup.

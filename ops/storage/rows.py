@@ -95,4 +95,4 @@ class Latest:
     reading: dict[str, Any]
 
 
-LATEST_DECODE = {"up": bool, "reading": json.loads}
+LATEST_DECODE: dict[str, Callable[[Any], Any]] = {"up": bool, "reading": json.loads}

@@ -234,7 +234,7 @@ def prune_tier(conn: sqlite3.Connection, tier: Tier, before_ts: int,
 
 def oldest(conn: sqlite3.Connection, tier: Tier) -> int | None:
     row = conn.execute(f"SELECT min(ts) FROM {tier.table}").fetchone()
-    return row[0]
+    return None if row[0] is None else int(row[0])
 
 
 def rows(conn: sqlite3.Connection, tier: Tier, lo: int | None, hi: int | None,

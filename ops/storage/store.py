@@ -274,7 +274,7 @@ class Store:
     def first_event_ts(self, source: str) -> int | None:
         row = self._execute("SELECT min(ts) FROM events WHERE source = ?",
                             (source,)).fetchone()
-        return row[0]
+        return None if row[0] is None else int(row[0])
 
     def last_sample(self, columns: Sequence[str]) -> dict[str, Any] | None:
         """The newest sample's values of `columns` (unknown columns give None)."""

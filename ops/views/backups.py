@@ -74,4 +74,4 @@ def fraction_done(job: Job) -> float | None:
     total = p.get("documents_estimated") or p.get("documents_total")
     if not total:
         return None
-    return min(1.0, p.get("documents_done", 0) / total)
+    return min(1.0, float(p.get("documents_done", 0)) / float(total))

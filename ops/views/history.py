@@ -123,4 +123,4 @@ def csv_text(frame: pd.DataFrame) -> str:
     if frame.empty:
         return ""
     out = frame.drop(columns=["ts"]).rename(columns={"time": "time_utc"})
-    return out.to_csv(index=False)
+    return str(out.to_csv(index=False))
