@@ -202,7 +202,7 @@ SETTINGS: tuple[Setting, ...] = (
             _int_range(1, 3600, "seconds")),
     Setting("METRICS_RAW_RETENTION_HOURS", "48", "Hours of raw samples (every tick) kept.",
             _int_range(1, 8760, "hours")),
-    Setting("METRICS_RETENTION_DAYS", "30", "Days of 1-minute rollups kept.",
+    Setting("METRICS_RETENTION_DAYS", "30", "Days of 1-minute and 5-minute rollups kept.",
             _int_range(1, 3650, "days")),
     Setting("METRICS_LONG_RETENTION_DAYS", "400", "Days of 1-hour rollups kept.",
             _int_range(1, 36500, "days")),

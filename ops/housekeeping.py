@@ -15,13 +15,14 @@ from ops import formatting
 from ops.clock import DAY_MS, HOUR_MS
 from ops.config import Settings
 from ops.storage import Store
-from ops.storage.tiers import MINUTE, RAW, ROLLUPS, TIERS, Tier
+from ops.storage.tiers import FIVE_MINUTES, MINUTE, RAW, ROLLUPS, TIERS, Tier, built_from, built_on
 
 log = logging.getLogger("ops.housekeeping")
 
 CHUNK_MS = 6 * HOUR_MS  # one write transaction rolls up at most this much
 KEEP_RAW_MS = HOUR_MS  # the size cap never takes the newest hour of raw samples
-CAP_STEP_MS = {RAW.name: HOUR_MS, MINUTE.name: 24 * HOUR_MS, "1h": 7 * 24 * HOUR_MS}
+CAP_STEP_MS = {RAW.name: HOUR_MS, MINUTE.name: 24 * HOUR_MS, FIVE_MINUTES.name: 24 * HOUR_MS,
+               "1h": 7 * 24 * HOUR_MS}
 MB = 1024 * 1024
 
 
@@ -38,18 +39,35 @@ class Retention:
                    settings.metrics_long_retention_days, settings.ops_db_max_mb)
 
     def keep_ms(self, tier: Tier) -> int:
-        return {RAW.name: self.raw_hours * HOUR_MS, MINUTE.name: self.minute_days * DAY_MS
-                }.get(tier.name, self.hour_days * DAY_MS)
+        return {RAW.name: self.raw_hours * HOUR_MS, MINUTE.name: self.minute_days * DAY_MS,
+                FIVE_MINUTES.name: self.minute_days * DAY_MS}.get(tier.name,
+                                                                  self.hour_days * DAY_MS)
+
+
+def _built_until(store: Store, tier: Tier, now_ts: int) -> int:
+    """Where `tier` can be rolled up to: its last complete step, and no further than
+    the tier it is built from holds."""
+    until = now_ts // tier.step_ms * tier.step_ms
+    source = built_from(tier)
+    if not source.is_raw:
+        until = min(until, (store.rolled_up_until(source) or 0) // tier.step_ms * tier.step_ms)
+    return until
+
+
+def _kept_until(store: Store, tier: Tier) -> list[int]:
+    """Where each rollup built on `tier` has got to: its rows before that may go."""
+    return [store.rolled_up_until(t) or 0 for t in built_on(tier)]
 
 
 def roll_up_due(store: Store, now_ts: int) -> int:
-    """Roll up every complete minute and hour not rolled up yet; returns rows written."""
+    """Roll up every complete step of each rollup tier not rolled up yet (finer tiers
+    first, as coarser ones may be built from them); returns rows written."""
     written = 0
     for tier in ROLLUPS:
-        until = now_ts // tier.step_ms * tier.step_ms
+        until = _built_until(store, tier, now_ts)
         done = store.rolled_up_until(tier)
         if done is None:
-            oldest = store.oldest(RAW)
+            oldest = store.oldest(built_from(tier))
             if oldest is None:
                 continue
             done = oldest // tier.step_ms * tier.step_ms
@@ -63,12 +81,10 @@ def roll_up_due(store: Store, now_ts: int) -> int:
 
 
 def prune(store: Store, retention: Retention, now_ts: int) -> dict[str, int]:
-    """Each tier cut to its retention; raw only where both rollups already have it."""
+    """Each tier cut to its retention, and only where the rollups built on it have it."""
     removed = {}
     for tier in TIERS:
-        before = now_ts - retention.keep_ms(tier)
-        if tier is RAW:
-            before = min([before, *(store.rolled_up_until(t) or 0 for t in ROLLUPS)])
+        before = min([now_ts - retention.keep_ms(tier), *_kept_until(store, tier)])
         removed[tier.name] = store.prune_tier(tier, before)
     return removed
 
@@ -101,8 +117,9 @@ def _next_cut(store: Store, tier: Tier, now_ts: int) -> int | None:
     if oldest is None:
         return None
     cut = oldest + CAP_STEP_MS[tier.name]
-    if tier is RAW:
-        limit = min([now_ts - KEEP_RAW_MS, *(store.rolled_up_until(t) or 0 for t in ROLLUPS)])
+    limits = _kept_until(store, tier) + ([now_ts - KEEP_RAW_MS] if tier is RAW else [])
+    if limits:
+        limit = min(limits)
         if oldest >= limit:
             return None
         cut = min(cut, limit)

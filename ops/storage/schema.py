@@ -16,8 +16,9 @@ Tables:
 - state: small named values, such as the next scheduled backup.
 - alerts, notifications: alert history (ops/alerts/) and the outbox of messages sent
   about it, one per alert, event and channel.
-- rollup_1m, rollup_1h: the samples summed per minute and per hour (see tiers.py);
-  range queries read whichever tiers cover the range at the resolution asked for.
+- rollup_1m, rollup_5m, rollup_1h: the samples summed per minute, five minutes and hour
+  (see tiers.py); range queries read whichever tiers cover the range at the resolution
+  asked for.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import sqlite3
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from ops.storage.tiers import ROLLUPS
+from ops.storage.tiers import FIVE_MINUTES, HOUR, MINUTE
 
 migrations = Migrations("ops")
 
@@ -64,7 +65,7 @@ def m003_jobs_and_state(db: Database) -> None:
 
 @migrations()
 def m004_rollup_tiers(db: Database) -> None:
-    for tier in ROLLUPS:
+    for tier in (MINUTE, HOUR):
         db.execute(f"CREATE TABLE IF NOT EXISTS {tier.table} "
                    "(ts INTEGER PRIMARY KEY, n INTEGER, dt_s REAL)")
 
@@ -87,6 +88,14 @@ def m005_alerts_and_notifications(db: Database) -> None:
                "ON notifications (alert_id, event, channel) WHERE alert_id IS NOT NULL")
     db.execute("CREATE INDEX IF NOT EXISTS notifications_due "
                "ON notifications (status, next_attempt_ts)")
+
+
+@migrations()
+def m006_five_minute_tier(db: Database) -> None:
+    """Filled from the 1-minute tier by the next roll-up (its metric columns are added
+    with every tier's by Store.ensure_columns)."""
+    db.execute(f"CREATE TABLE IF NOT EXISTS {FIVE_MINUTES.table} "
+               "(ts INTEGER PRIMARY KEY, n INTEGER, dt_s REAL)")
 
 
 def migrate(conn: sqlite3.Connection) -> None:

@@ -24,6 +24,7 @@ class Tier:
     name: str
     table: str
     step_ms: int  # the resolution: a row stands for [ts, ts + step)
+    source: str | None = None  # the tier its rows are built from (None: raw samples)
 
     @property
     def is_raw(self) -> bool:
@@ -31,10 +32,25 @@ class Tier:
 
 
 RAW = Tier("raw", "samples", 1)
-MINUTE = Tier("1m", "rollup_1m", MINUTE_MS)
-HOUR = Tier("1h", "rollup_1h", HOUR_MS)
-TIERS = (RAW, MINUTE, HOUR)
-ROLLUPS = (MINUTE, HOUR)
+MINUTE = Tier("1m", "rollup_1m", MINUTE_MS, source="raw")
+# Built from the 1-minute rows (their partials add up exactly), so a file that had only
+# 1-minute history gets its 5-minute tier at once. It serves ranges of about 5 to 60
+# days at ~1,500 points reading a fifth of the rows: 30 days are 8,640 rows, not 43,200.
+FIVE_MINUTES = Tier("5m", "rollup_5m", 5 * MINUTE_MS, source="1m")
+HOUR = Tier("1h", "rollup_1h", HOUR_MS, source="raw")
+TIERS = (RAW, MINUTE, FIVE_MINUTES, HOUR)
+ROLLUPS = (MINUTE, FIVE_MINUTES, HOUR)  # in the order they are built: sources first
+BY_NAME = {tier.name: tier for tier in TIERS}
+
+
+def built_from(tier: Tier) -> Tier:
+    """The tier whose rows `tier` sums up."""
+    return BY_NAME[tier.source or RAW.name]
+
+
+def built_on(tier: Tier) -> list[Tier]:
+    """The rollups summing up `tier`'s rows: its rows may go only once these have them."""
+    return [t for t in ROLLUPS if t.source == tier.name]
 
 
 @dataclass(frozen=True)
@@ -62,8 +78,14 @@ def pick(width_ms: int) -> int:
 
 
 def plan(lo: int, hi: int, width_ms: int, coverage: dict[str, Coverage | None]) -> list[Segment]:
-    """Segments covering [lo, hi) from the tiers that hold it, oldest first."""
-    return _plan(lo, hi, pick(width_ms), coverage, newer_ok=True, older_ok=True)
+    """Segments covering [lo, hi) from the tiers that hold it, oldest first.
+
+    The coarsest tier that fits leads; if it holds nothing yet (a tier added by an
+    upgrade, before its first roll-up), the next finer one that holds data does."""
+    index = pick(width_ms)
+    while index > 0 and coverage.get(TIERS[index].name) is None:
+        index -= 1
+    return _plan(lo, hi, index, coverage, newer_ok=True, older_ok=True)
 
 
 def _clamp(value: int, lo: int, hi: int) -> int:
