@@ -50,8 +50,7 @@ def fill(store: Store, rows: int, start_ts: int) -> float:
     rng = random.Random(1)
     started = time.perf_counter()
     for chunk in range(0, rows, 10_000):
-        with store.conn:
-            store.conn.execute("BEGIN")
+        with store.transaction():
             for i in range(chunk, min(rows, chunk + 10_000)):
                 row = {c: value(c, i, rng) for c in columns}
                 store.append_sample(start_ts + i * STEP_MS, {"dt_s": 5.0, **row})
@@ -65,7 +64,7 @@ def main(days: int = 30) -> None:
         path = Path(tmp) / "ops.sqlite3"
         store = Store(path)
         took = fill(store, rows, 0)
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.checkpoint()
         size_mb = path.stat().st_size / 1e6
         print(f"{rows} samples x {len(all_columns())} columns written in {took:.1f} s; "
               f"file {size_mb:.1f} MB = {size_mb / days:.2f} MB per day")

@@ -53,7 +53,7 @@ def main(days: int = 365) -> None:
         now = int(time.time() * 1000)
         samples, writing, rolling = build(store, days, now)
         finish_with_latest(store, now)
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.checkpoint()
         size = (data / "ops.sqlite3").stat().st_size / 1e6
         print(f"{samples} samples over {days} days: writing {writing:.0f} s, rollups and "
               f"pruning {rolling:.1f} s; file {size:.1f} MB")

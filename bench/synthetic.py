@@ -57,8 +57,7 @@ def fill(store: Store, start_ts: int, end_ts: int, seed: int = 1) -> int:
     store.ensure_columns(columns)
     down = outages(start_ts, end_ts, rng)
     written = 0
-    with store.conn:
-        store.conn.execute("BEGIN")
+    with store.transaction():
         for ts in range(start_ts, end_ts, STEP_MS):
             row: dict[str, float | int | None] = {"dt_s": 5.0}
             phase = 2 * math.pi * (ts % DAY_MS) / DAY_MS

@@ -222,8 +222,7 @@ def test_announce_queues_one_row_per_channel_once(tmp_path: Path) -> None:
     # Nothing configured: nothing queued.
     assert notify.announce(store, settings_for(tmp_path), an_alert(9), "firing", T0) == 0
     # Inside the caller's own write transaction (the alert rules write alerts in one).
-    with store.conn:
-        store.conn.execute("BEGIN IMMEDIATE")
+    with store.transaction():
         assert notify.announce(store, settings, an_alert(10), "firing", T0) == 2
     assert outbox.counts(store) == {"pending": 8, "sent": 0, "failed": 0}
 

@@ -17,6 +17,7 @@ from ops.deltas import columns_for
 from ops.sources import host, http, mongo, redis
 from ops.storage import Store
 from ops.storage import alerts as records
+from ops.storage.tiers import RAW
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP = 5000
@@ -59,8 +60,7 @@ class Bench:
     def tick(self, errors: dict[str, str | None] | None = None, **values: Any) -> list[Any]:
         self.ts += STEP
         self.store.append_sample(self.ts, {"dt_s": 5.0, **BASE_ROW, **values})
-        stored = self.store.conn.execute("SELECT * FROM samples WHERE ts = ?", (self.ts,))
-        row = dict(zip([d[0] for d in stored.description], stored.fetchone(), strict=True))
+        row = self.store.tier_rows(RAW, self.ts, self.ts + 1)[0]
         return self.watch.after_tick(self.ts, row, errors or {})
 
     def ticks(self, count: int, **values: Any) -> list[Any]:
@@ -165,7 +165,7 @@ def test_pending_that_goes_away_is_cleared_quietly(bench: Bench) -> None:
     bench.ticks(2, mongo_up=0)
     bench.tick()
     assert bench.recorder.calls == []
-    statuses = [r[0] for r in bench.store.conn.execute("SELECT status FROM alerts")]
+    statuses = [alert.status for alert in records.every(bench.store)]
     assert statuses == ["cleared"]
     assert records.history(bench.store) == []
 

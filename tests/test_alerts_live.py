@@ -16,6 +16,7 @@ from typing import Any
 
 from ops.storage import Store
 from ops.storage import alerts as records
+from ops.storage.tiers import RAW
 from tests.servers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,9 +76,10 @@ def test_redis_stopped_fires_once_and_resolves_once(env: dict[str, str],
         fired_after = time.monotonic() - stopped
         [alert] = records.firing(store)
         assert alert.subject == "cache" and "cache is down" in (alert.message or "")
-        down_samples = store.conn.execute(
-            "SELECT count(*) FROM samples WHERE redis_up = 0 AND ts <= ?",
-            (alert.firing_ts,)).fetchone()[0]
+        assert alert.firing_ts is not None
+        down_samples = sum(
+            row["redis_up"] == 0
+            for row in store.tier_rows(RAW, None, alert.firing_ts + 1, ["redis_up"]))
         assert down_samples == 3, "fired on the third down sample"
 
         redis_server.start()

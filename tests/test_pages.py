@@ -62,7 +62,7 @@ def month_of_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     now = now_ms()
     fill(store, now - 30 * DAY_MS, now)
     finish_with_latest(store, now)
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.checkpoint()
     store.close()
     return directory
 

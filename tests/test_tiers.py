@@ -25,8 +25,7 @@ def fill(store: Store, start: int, end: int, seed: int = 3) -> list[dict]:
     rng = random.Random(seed)
     store.ensure_columns(COLUMNS)
     rows = []
-    with store.conn:
-        store.conn.execute("BEGIN")
+    with store.transaction():
         for ts in range(start, end, STEP):
             down = rng.random() < 0.05
             row = {"dt_s": 5.0, "host_mem_used_pct": round(rng.uniform(10, 90), 2),
@@ -59,12 +58,12 @@ def test_rollup_rows_equal_a_direct_computation(store: Store) -> None:
     rows = fill(store, 0, 3 * HOUR_MS)
     assert roll_up_due(store, now_ts=3 * HOUR_MS) > 0
     for tier, lo in ((MINUTE, 37 * MINUTE_MS), (HOUR, HOUR_MS)):
-        got = store.conn.execute(
-            f"SELECT n, host_mem_used_pct_sum, host_mem_used_pct_n, host_mem_used_pct_min, "
-            f"host_mem_used_pct_max, redis_keyspace_hits_sum, redis_keyspace_hits_secs, "
-            f"redis_keyspace_misses_sum FROM {tier.table} WHERE ts = ?", (lo,)).fetchone()
+        [got] = store.tier_rows(tier, lo, lo + 1, [
+            "n", "host_mem_used_pct_sum", "host_mem_used_pct_n", "host_mem_used_pct_min",
+            "host_mem_used_pct_max", "redis_keyspace_hits_sum", "redis_keyspace_hits_secs",
+            "redis_keyspace_misses_sum"])
         want = direct(rows, lo, lo + tier.step_ms)
-        n, mem_sum, mem_n, mem_min, mem_max, hits, hit_secs, misses = got
+        n, mem_sum, mem_n, mem_min, mem_max, hits, hit_secs, misses = got.values()
         assert n == want["samples"] == tier.step_ms // STEP
         assert mem_sum / mem_n == pytest.approx(want["mem_avg"])
         assert (mem_min, mem_max) == (want["mem_min"], want["mem_max"])
@@ -87,11 +86,11 @@ def test_hit_rate_over_rollups_is_from_summed_counts_not_averaged_ratios(store: 
 def test_building_is_idempotent(store: Store) -> None:
     fill(store, 0, 2 * HOUR_MS)
     roll_up_due(store, now_ts=2 * HOUR_MS)
-    dump = list(store.conn.iterdump())
+    dump = store.dump()
     assert roll_up_due(store, now_ts=2 * HOUR_MS) == 0, "nothing new to roll up"
     store.roll_up(MINUTE, 0, 2 * HOUR_MS)  # re-running over the same window by hand
     store.roll_up(HOUR, 0, 2 * HOUR_MS)
-    assert list(store.conn.iterdump()) == dump
+    assert store.dump() == dump
 
 
 def test_catch_up_after_a_gap(store: Store) -> None:
@@ -101,9 +100,9 @@ def test_catch_up_after_a_gap(store: Store) -> None:
     # the collector was down for 5 hours, then sampled again for an hour
     fill(store, 6 * HOUR_MS, 7 * HOUR_MS, seed=4)
     roll_up_due(store, now_ts=7 * HOUR_MS + 30_000)
-    minutes = store.conn.execute("SELECT count(*), min(ts), max(ts) FROM rollup_1m").fetchone()
-    assert minutes == (120, 0, 7 * HOUR_MS - MINUTE_MS)
-    hours = [r[0] for r in store.conn.execute("SELECT ts FROM rollup_1h ORDER BY ts")]
+    minutes = [r["ts"] for r in store.tier_rows(MINUTE, columns=["ts"])]
+    assert (len(minutes), minutes[0], minutes[-1]) == (120, 0, 7 * HOUR_MS - MINUTE_MS)
+    hours = [r["ts"] for r in store.tier_rows(HOUR, columns=["ts"])]
     assert hours == [0, 6 * HOUR_MS]
     assert store.rolled_up_until(HOUR) == 7 * HOUR_MS
 
@@ -111,7 +110,7 @@ def test_catch_up_after_a_gap(store: Store) -> None:
 def test_partial_minute_is_left_for_later(store: Store) -> None:
     fill(store, 0, 90_000)
     roll_up_due(store, now_ts=90_000)
-    assert store.conn.execute("SELECT count(*) FROM rollup_1m").fetchone()[0] == 1
+    assert len(store.tier_rows(MINUTE, columns=["ts"])) == 1
     assert store.rolled_up_until(MINUTE) == MINUTE_MS
 
 
@@ -176,8 +175,8 @@ def test_size_cap_drops_the_oldest_raw_first_and_says_so(store: Store) -> None:
     assert store.used_bytes() <= cap_mb * 1024 * 1024
     assert notes and notes[0].startswith(f"database above OPS_DB_MAX_MB={cap_mb}: removed raw")
     assert store.oldest(RAW) > 0, "oldest raw went"
-    assert store.conn.execute("SELECT max(ts) FROM samples").fetchone()[0] == now - STEP, \
-        "newest raw kept"
+    span = store.time_span()
+    assert span is not None and span[1] == now - STEP, "newest raw kept"
     assert store.oldest(MINUTE) == 0 and store.oldest(HOUR) == 0, "coarser tiers untouched"
     [event] = store.events(0, now, sources=["store"])
     assert event.kind == "size_cap" and event.message == notes[0]
