@@ -10,6 +10,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from functools import cache
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -17,21 +18,30 @@ T = TypeVar("T")
 ACTIVE = ("queued", "running")
 
 
+@cache
+def field_names(cls: type) -> tuple[str, ...]:
+    """A row dataclass's field names, in order (looked up once per class: rows are
+    mapped by the thousand)."""
+    return tuple(field.name for field in fields(cls))
+
+
 def columns(cls: type) -> str:
     """The SELECT list for a row dataclass: its field names, in order."""
-    return ", ".join(field.name for field in fields(cls))
+    return ", ".join(field_names(cls))
 
 
 def from_row(cls: type[T], row: sqlite3.Row | Mapping[str, Any],
              decode: Mapping[str, Callable[[Any], Any]] | None = None) -> T:
     """A `cls` from a row read by column name; `decode` turns stored text (JSON) or
     integers (flags) into the field's value."""
-    decode = decode or {}
+    names = field_names(cls)  # type: ignore[arg-type]  # a class is hashable
+    if not decode:
+        return cls(**{name: row[name] for name in names})
     values = {}
-    for field in fields(cls):  # type: ignore[arg-type]
-        value = row[field.name]
-        convert = decode.get(field.name)
-        values[field.name] = convert(value) if convert else value
+    for name in names:
+        value = row[name]
+        convert = decode.get(name)
+        values[name] = convert(value) if convert else value
     return cls(**values)
 
 
