@@ -155,6 +155,8 @@ class OpsUp:
         path = self.data_dir / "ops.sqlite3"
         if not path.exists():
             return []
+        # A read-only connection of its own, not a Store: the collector in another
+        # process is the file's only writer, and opening a Store would migrate the file.
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
         try:
             return conn.execute(sql, args).fetchall()

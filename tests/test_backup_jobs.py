@@ -129,18 +129,15 @@ def test_the_worker_thread_outlives_a_locked_database(env: dict[str, str],
     monkeypatch.setattr(worker_module, "RETRY_SECONDS", 0.2)
     worker = JobWorker(load_settings(env, env_file=None))
     job, _ = worker.store.request_job("verify", "test", 0, {"backup": "mongo-missing"})
-    holder = sqlite3.connect(worker.settings.database_path, timeout=0, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    worker.thread.start()
-    try:
+    holder = Store(worker.settings.database_path)  # another writer, as a process would be
+    with holder.transaction():  # its write lock, held while the worker's pass waits
+        worker.thread.start()
         wait_until(lambda: any(r.exc_info for r in caplog.records
                                if r.name == "collector.worker"), timeout=30,
                    what="the failed pass in the log")
         assert worker.thread.is_alive()
         assert worker.store.job(job.id).status == "queued"
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
+    holder.close()
     wait_until(lambda: not worker.store.job(job.id).active, timeout=30, what="the job")
     worker.stop()
     [record] = [r for r in caplog.records if r.name == "collector.worker" and r.exc_info][:1]

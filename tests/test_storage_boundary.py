@@ -2,22 +2,33 @@
 
 Every module of ops/ (outside ops/storage/), collector/, pages/ and streamlit_app.py is
 parsed with `ast`; a string (or f-string) that reads as an SQL statement, a call of
-`.execute(...)`, or a reach into a Store's connection is reported with its line. The
-checker is proved on a planted module, so a regex that stopped matching would not pass
-quietly.
+`.execute(...)`, or a reach into a Store's connection is reported with its line.
+
+Tests and benchmarks are held to less: they reach the file through Store methods too,
+never through a Store's connection or its package-internal accessors, but a test may
+run a statement of its own to cause a fault (dropping a table under the collector) or
+open its own connection to prove something about the file (what another process sees,
+a table made by hand), with a comment saying why: `sqlite3.connect` in tests/ needs
+that comment on its line or just above, and benchmarks never open one.
+
+The checker is proved on planted modules, so a regex that stopped matching would not
+pass quietly.
 """
 
 from __future__ import annotations
 
 import ast
+import io
 import re
 import textwrap
+import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("ops", "collector", "pages", "streamlit_app.py")
 STORAGE = ROOT / "ops" / "storage"
+TESTS, BENCH = ROOT / "tests", ROOT / "bench"
 
 # Upper-case keywords in the shape of a statement, not prose: "SELECT ... FROM",
 # "INSERT INTO", "UPDATE t SET", "PRAGMA name", a lone "COMMIT" and so on.
@@ -72,6 +83,46 @@ def _named(node: ast.expr) -> str:
     return ""
 
 
+def _explained(source: str) -> set[int]:
+    """Lines a comment explains: a line with a comment, and the line just below a line
+    that is nothing but a comment."""
+    lines = source.splitlines()
+    commented = {token.start[0] for token in
+                 tokenize.generate_tokens(io.StringIO(source).readline)
+                 if token.type == tokenize.COMMENT}
+    return commented | {number + 1 for number in commented
+                        if lines[number - 1].lstrip().startswith("#")}
+
+
+def _reaches_into_a_store(node: ast.AST, where: str) -> Iterator[str]:
+    """A Store's connection, its package-internal accessors, or the old `store.db`."""
+    line = getattr(node, "lineno", 0)
+    if isinstance(node, ast.Attribute) and node.attr in CONNECTION:
+        yield f"{where}:{line}: use of .{node.attr}"
+    if isinstance(node, ast.Attribute) and node.attr == "db" \
+            and _named(node.value).endswith("store"):
+        yield f"{where}:{line}: use of {_named(node.value)}.db"
+
+
+def _connects(node: ast.AST) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "connect" \
+        and _named(node.value) == "sqlite3"
+
+
+def violations_in_tests(source: str, where: str, connect_with_reason: bool) -> Iterator[str]:
+    """`where:line: what` for each reach into a Store's connection in a test or benchmark
+    module, and each `sqlite3.connect`: allowed, when `connect_with_reason`, where a
+    comment explains it."""
+    tree = ast.parse(source)
+    explained = _explained(source) if connect_with_reason else set()
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        yield from _reaches_into_a_store(node, where)
+        if _connects(node) and line not in explained:
+            yield f"{where}:{line}: sqlite3.connect " + (
+                "without a comment saying why" if connect_with_reason else "in a benchmark")
+
+
 def violations(source: str, where: str) -> Iterator[str]:
     """`where:line: what` for each SQL statement or connection use in `source`."""
     tree = ast.parse(source)
@@ -91,13 +142,8 @@ def violations(source: str, where: str) -> Iterator[str]:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
                 and node.func.attr in EXECUTE:
             yield f"{where}:{line}: call of .{node.func.attr}()"
-        if isinstance(node, ast.Attribute) and node.attr in CONNECTION:
-            yield f"{where}:{line}: use of .{node.attr}"
-        if isinstance(node, ast.Attribute) and node.attr == "db" \
-                and _named(node.value).endswith("store"):
-            yield f"{where}:{line}: use of {_named(node.value)}.db"
-        if isinstance(node, ast.Attribute) and node.attr == "connect" \
-                and _named(node.value) == "sqlite3":
+        yield from _reaches_into_a_store(node, where)
+        if _connects(node):
             yield f"{where}:{line}: sqlite3.connect outside ops/storage"
         if isinstance(node, ast.Import | ast.ImportFrom):
             modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
@@ -119,11 +165,22 @@ def files(root: Path = ROOT) -> list[Path]:
     return found
 
 
+def _where(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def scan(paths: list[Path]) -> list[str]:
     reported = []
     for path in paths:
-        where = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-        reported += dict.fromkeys(violations(path.read_text(), where))  # once per finding
+        reported += dict.fromkeys(violations(path.read_text(), _where(path)))  # once each
+    return reported
+
+
+def scan_tests(paths: list[Path], connect_with_reason: bool) -> list[str]:
+    reported = []
+    for path in paths:
+        reported += dict.fromkeys(violations_in_tests(path.read_text(), _where(path),
+                                                  connect_with_reason))
     return reported
 
 
@@ -198,3 +255,53 @@ def test_the_checker_sees_the_sql_the_storage_package_holds() -> None:
                       "SAVEPOINT", "COMMIT", "WITH RECURSIVE"):
         assert f"SQL '{statement}" in text, statement
     assert "call of .execute()" in text
+
+
+def test_tests_and_benchmarks_reach_the_file_through_the_store() -> None:
+    tests, bench = sorted(TESTS.rglob("*.py")), sorted(BENCH.rglob("*.py"))
+    assert len(tests) > 30 and TESTS / "test_store.py" in tests, "the scan found the tests"
+    assert len(bench) > 5 and BENCH / "bench_store.py" in bench
+    assert scan_tests(tests, connect_with_reason=True) == []
+    assert scan_tests(bench, connect_with_reason=False) == []
+
+
+PLANTED_TEST = '''
+    import sqlite3
+
+
+    def test_reaches_in(store, bench, db, path):
+        store.conn.execute("SELECT count(*) FROM samples")
+        assert not bench.store.conn.in_transaction
+        db._execute("BEGIN IMMEDIATE")
+        return db._rows("SELECT 1"), store._conn(), store._connections, store.db
+
+
+    def test_connects(path):
+        unexplained = sqlite3.connect(path)
+        # Another process's view of the file is the point, so a connection of its own.
+        reader = sqlite3.connect(path)
+        holder = sqlite3.connect(path)  # holds the write lock past the busy timeout
+        x = 1  # a comment on the line above code does not explain the next line
+        later = sqlite3.connect(path)
+        with sqlite3.connect(path) as conn:  # a fault from outside: no Store method drops
+            conn.execute("DROP TABLE samples")
+        return unexplained, reader, holder, x, later
+'''
+
+
+def test_the_checker_reports_reaches_into_a_store_in_a_planted_test(tmp_path: Path) -> None:
+    module = tmp_path / "test_planted.py"
+    module.write_text(textwrap.dedent(PLANTED_TEST))
+    reported = scan_tests([module], connect_with_reason=True)
+    text = "\n".join(reported)
+    for reach in (".conn", "._execute", "._rows", "._conn", "._connections", "store.db"):
+        assert f"use of {reach}" in text, reach
+    assert {int(entry.split(":")[1]) for entry in reported} == {6, 7, 8, 9, 13, 18}, text
+    assert "13: sqlite3.connect without a comment saying why" in text
+    assert "18: sqlite3.connect without a comment saying why" in text
+    assert "SQL" not in text and ".execute()" not in text, \
+        "a test may run a statement of its own to cause a fault"
+    benchmark = scan_tests([module], connect_with_reason=False)
+    assert {int(entry.split(":")[1]) for entry in benchmark
+            if "sqlite3.connect in a benchmark" in entry} == {13, 15, 16, 18, 19}, \
+        "a benchmark never opens a connection of its own, commented or not"

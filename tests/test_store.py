@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from ops.storage import Event, Heartbeat, Job, Latest, Store, schema
+from ops.storage.connection import Connections
 from ops.storage.tiers import RAW
 
 COLUMNS = ["host_mem_used_pct", "redis_up", "redis_keyspace_hits_delta",
@@ -55,9 +56,8 @@ def test_upgrade_from_the_previous_schema_keeps_data(tmp_path: Path) -> None:
     previous()(schema.m001_samples_and_events)
     old = Database(path)
     previous.apply(old)
-    old.execute("INSERT INTO samples (ts, dt_s) VALUES (1000, 5)")
-    old.execute("INSERT INTO events (ts, source, kind, message) VALUES (1, 'redis', 'down', 'x')")
-    old.conn.commit()
+    old["samples"].insert({"ts": 1000, "dt_s": 5})
+    old["events"].insert({"ts": 1, "source": "redis", "kind": "down", "message": "x"})
     old.close()
 
     store = Store(path)
@@ -72,6 +72,8 @@ def test_rows_are_read_by_column_name_not_position(tmp_path: Path) -> None:
     """A table whose columns sit in another order (made by hand, or by an older build)
     still gives the right fields: nothing is read by position."""
     path = tmp_path / "ops.sqlite3"
+    # The tables made by hand on the test's own connection, as an older build might
+    # have left them: no Store method makes a table in another column order.
     raw = sqlite3.connect(path)
     raw.execute("""CREATE TABLE jobs (error TEXT, result TEXT, progress TEXT,
         params TEXT NOT NULL DEFAULT '{}', hostname TEXT, pid INTEGER, finished_ts INTEGER,
@@ -142,6 +144,8 @@ def test_prune_deletes_only_old_samples_in_batches(store: Store) -> None:
 
 def test_readers_are_not_blocked_while_pruning(store: Store) -> None:
     fill(store, 20_000)
+    # A reader of its own, as another process would be: what it sees of the file while
+    # the store prunes is the point, so it is a raw connection, not a Store.
     reader = sqlite3.connect(store.path, check_same_thread=False)
     reader.execute("BEGIN")
     before = reader.execute("SELECT count(*) FROM samples").fetchone()[0]
@@ -188,8 +192,10 @@ def kinds(store: Store) -> list[str]:
 
 
 def test_nested_rollback_keeps_the_outer_work(store: Store) -> None:
+    assert not store.in_transaction()
     with store.transaction():
         store.record_event(1, "t", "outer-before")
+        assert store.in_transaction()
         with pytest.raises(RuntimeError), store.transaction():
             store.record_event(2, "t", "inner")
             with store.transaction():
@@ -199,7 +205,7 @@ def test_nested_rollback_keeps_the_outer_work(store: Store) -> None:
             store.record_event(4, "t", "inner-kept")
         store.record_event(5, "t", "outer-after")
     assert kinds(store) == ["outer-before", "inner-kept", "outer-after"]
-    assert not store.conn.in_transaction
+    assert not store.in_transaction()
 
 
 def test_an_exception_rolls_the_whole_transaction_back(store: Store) -> None:
@@ -212,24 +218,29 @@ def test_an_exception_rolls_the_whole_transaction_back(store: Store) -> None:
         raise RuntimeError("undo everything")
     assert kinds(store) == ["committed-before"]
     assert store.sample_count() == 0
-    assert not store.conn.in_transaction
+    assert not store.in_transaction()
     with store.transaction():  # the connection is usable again
         store.record_event(4, "t", "after")
     assert kinds(store) == ["committed-before", "after"]
 
 
-def test_a_transaction_joins_one_opened_on_the_connection(store: Store) -> None:
+def test_a_transaction_joins_one_opened_on_the_connection(tmp_path: Path) -> None:
     """Nesting is judged by the connection, so a transaction begun some other way (a
-    test's own BEGIN) is joined with a savepoint rather than refused."""
-    conn = store.conn
+    BEGIN of the storage package's own) is joined with a savepoint rather than refused.
+    No Store method begins one but `transaction()`, so this is checked on the connection
+    factory itself, with the statements the storage package would run."""
+    connections = Connections(tmp_path / "ops.sqlite3")
+    conn = connections.get()
+    conn.execute("CREATE TABLE t (x INTEGER)")
     conn.execute("BEGIN IMMEDIATE")
-    with pytest.raises(RuntimeError), store.transaction():
-        store.record_event(1, "t", "inner")
+    with pytest.raises(RuntimeError), connections.transaction():
+        conn.execute("INSERT INTO t VALUES (1)")
         raise RuntimeError
-    store.record_event(2, "t", "outer")
+    conn.execute("INSERT INTO t VALUES (2)")
     assert conn.in_transaction
     conn.execute("COMMIT")
-    assert kinds(store) == ["outer"]
+    assert conn.execute("SELECT x FROM t").fetchall() == [(2,)]
+    connections.close()
 
 
 def test_a_transaction_belongs_to_its_thread(store: Store) -> None:
@@ -252,7 +263,7 @@ def test_a_transaction_belongs_to_its_thread(store: Store) -> None:
     def other() -> None:
         try:
             assert began.wait(30)
-            seen["in_transaction"] = store.conn.in_transaction
+            seen["in_transaction"] = store.in_transaction()
             seen["events"] = kinds(store)
             looked.set()
             # A write waits for the writer's lock (busy timeout), then goes through.
@@ -275,7 +286,7 @@ def test_a_transaction_belongs_to_its_thread(store: Store) -> None:
     assert errors == []
     assert seen == {"in_transaction": False, "events": []}
     assert kinds(store) == ["uncommitted-then-committed", "second"]
-    assert not store.conn.in_transaction
+    assert not store.in_transaction()
 
 
 def test_two_threads_request_jobs_on_one_store(store: Store) -> None:

@@ -1,8 +1,9 @@
 """Layer 1: every table, statement and transaction of the SQLite history.
 
 SQL lives in this package and nowhere else (tests/test_storage_boundary.py checks).
-Everything above reads and writes through `Store` (one per file, shared by any number
-of threads), its `transaction()`, and the row types exported here.
+Everything above, and the tests and benchmarks too, reads and writes through `Store`
+(one per file, shared by any number of threads), its `transaction()`, and the row
+types exported here; no connection is handed out.
 
 - connection.py: the connection factory, one connection per thread, transactions
 - schema.py: the tables, as migrations recorded in the file

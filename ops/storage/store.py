@@ -56,7 +56,7 @@ class Store:
         """Close the connection of every thread that used this store."""
         self._connections.close()
 
-    # --- connections and transactions (package-internal, and tests) ---
+    # --- connections (package-internal) and transactions ---
 
     def _conn(self) -> sqlite3.Connection:
         """This thread's connection: for the storage package's own modules only."""
@@ -68,12 +68,6 @@ class Store:
     def _rows(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         return named_rows(self._connections.get(), sql, params)
 
-    @property
-    def conn(self) -> sqlite3.Connection:
-        """This thread's connection, for tests and benchmarks that inspect the file with
-        their own SQL. Application code never uses it (tests/test_storage_boundary.py)."""
-        return self._connections.get()
-
     @contextmanager
     def transaction(self) -> Iterator[Store]:
         """Group writes, all or nothing, on this thread's connection: the outermost level
@@ -81,6 +75,11 @@ class Store:
         savepoints. Other threads' connections are not affected."""
         with self._connections.transaction():
             yield self
+
+    def in_transaction(self) -> bool:
+        """Whether this thread's connection is inside a transaction (none is left open
+        once the outermost `transaction()` ends, whichever way it ends)."""
+        return self._connections.get().in_transaction
 
     def connections_open(self) -> int:
         """Connections open now, one per live thread that used this store."""
