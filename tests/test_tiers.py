@@ -11,7 +11,16 @@ import pytest
 
 from ops.housekeeping import Retention, enforce_cap, prune, roll_up_due
 from ops.storage import Store
-from ops.storage.tiers import HOUR, HOUR_MS, MINUTE, MINUTE_MS, RAW, Coverage, plan
+from ops.storage.tiers import (
+    FIVE_MINUTES,
+    HOUR,
+    HOUR_MS,
+    MINUTE,
+    MINUTE_MS,
+    RAW,
+    Coverage,
+    plan,
+)
 from ops.views.history import hit_rate
 
 STEP = 5000
@@ -115,19 +124,22 @@ def test_partial_minute_is_left_for_later(store: Store) -> None:
 
 
 def test_tiers_stitch_without_gap_or_double_count(store: Store, tmp_path: Path) -> None:
-    """Hours, then minutes, then raw: the same answers as raw samples alone would give."""
+    """Hours, then five minutes, then minutes, then raw: the same answers as raw samples
+    alone would give."""
     rows = fill(store, 0, 10 * HOUR_MS)
     reference = Store(tmp_path / "reference.sqlite3")
     fill(reference, 0, 10 * HOUR_MS)
     roll_up_due(store, now_ts=10 * HOUR_MS - 7 * MINUTE_MS)  # the newest minutes not rolled
     store.prune_tier(RAW, 8 * HOUR_MS + 13 * MINUTE_MS)
     store.prune_tier(MINUTE, 4 * HOUR_MS + 20 * MINUTE_MS)
+    store.prune_tier(FIVE_MINUTES, 4 * HOUR_MS + 20 * MINUTE_MS)
     segments = plan(0, 10 * HOUR_MS, 30 * MINUTE_MS, store.coverage())
     assert [(s.tier.name, s.lo, s.hi) for s in segments] == [
-        ("1h", 0, 5 * HOUR_MS), ("1m", 5 * HOUR_MS, 10 * HOUR_MS - 7 * MINUTE_MS),
+        ("1h", 0, 5 * HOUR_MS), ("5m", 5 * HOUR_MS, 10 * HOUR_MS - 10 * MINUTE_MS),
+        ("1m", 10 * HOUR_MS - 10 * MINUTE_MS, 10 * HOUR_MS - 7 * MINUTE_MS),
         ("raw", 10 * HOUR_MS - 7 * MINUTE_MS, 10 * HOUR_MS - STEP + 1)]
     for points, first_ts in ((10, 0), (20, 5 * HOUR_MS)):
-        # hour buckets across all three tiers; half-hour buckets where minutes exist
+        # hour buckets across all four tiers; half-hour buckets where 5 minutes exist
         got = [r for r in store.series(0, 10 * HOUR_MS - 1, GAUGES, COUNTERS, points)
                if r["ts"] >= first_ts]
         want = [r for r in reference.series(0, 10 * HOUR_MS - 1, GAUGES, COUNTERS, points)
