@@ -365,3 +365,25 @@ def test_the_mongodb_password_never_appears(env: dict[str, str],
         assert b"ops:" not in answer.body and b"@127.0.0.1" not in answer.body
 
 
+
+
+def test_a_new_sample_is_seen_by_the_next_request_and_nothing_else_is_rebuilt(
+        env: dict[str, str], redis_server: RedisServer,
+        dashboard: Callable[..., DashboardServer]) -> None:
+    """Answers are reused within a second only while nothing was written: a Redis outage
+    stored by the collector shows in the very next /metrics and health answer."""
+    full = {**env, "REDIS_URL": redis_server.url}
+    collector = make_collector(full)
+    assert collector.run_once()
+    server = dashboard(full)
+    assert server.get("/api/monitoring/health/detailed").status == 200
+    first, again = server.get("/metrics"), server.get("/metrics")
+    assert 'ops_service_up{service="redis"} 1.0' in first.body.decode()
+    assert first.body == again.body
+
+    redis_server.stop()
+    assert collector.run_once()  # the collector's own connection commits the down sample
+    after = server.get("/metrics").body.decode()
+    assert 'ops_service_up{service="redis"} 0.0' in after
+    health = server.get("/api/monitoring/health/detailed")
+    assert health.status == 503 and health.json()["services"]["cache"]["status"] == "DOWN"

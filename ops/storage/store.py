@@ -288,8 +288,14 @@ class Store:
         return int(self._execute("SELECT count(*) FROM samples").fetchone()[0])
 
     def time_span(self) -> tuple[int, int] | None:
-        row = self._execute("SELECT min(ts), max(ts) FROM samples").fetchone()
-        return (row[0], row[1]) if row[0] is not None else None
+        oldest, newest = series.span(self._conn(), "samples")
+        return (oldest, newest) if oldest is not None and newest is not None else None
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection (the collector, a command)
+        has committed to the file since this thread last asked: readers use it to reuse
+        what they built while nothing was written."""
+        return int(self._execute("PRAGMA data_version").fetchone()[0])
 
     def series(self, start_ts: int, end_ts: int, gauges: Sequence[str] = (),
                counters: Sequence[str] = (), max_points: int = 1500,

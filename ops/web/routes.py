@@ -6,7 +6,9 @@ Redis hang. The SQLite reads (a handful of indexed lookups, well under a millise
 WAL: they never wait for the collector) run on the event loop itself: under 50
 concurrent clients, a hop to the thread pool and its GIL contention tripled the p99.
 Settings are read per request (cheap), so a changed `.env` or token takes effect
-without a restart.
+without a restart. What is read from the store is built once per second and reused while
+nothing is written to it (see `_Reading`), so 50 concurrent scrapers cost about what one
+does.
 
 - The four `/api/monitoring/...` endpoints answer 200 when the report's status is "OK"
   and 503 with the same JSON body otherwise (a configured service down, or the collector
@@ -27,6 +29,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +74,7 @@ def close_stores() -> None:
     with _stores_lock:
         stores = list(_stores.values())
         _stores.clear()
+        _readings.clear()
     for store in stores:
         store.close()
 
@@ -112,8 +116,37 @@ def _store_error(err: Exception) -> Response:
     return _error(500, f"the metrics store cannot be read: {err}")
 
 
+@dataclass
+class _Reading:
+    """What the endpoints answer from: one snapshot of the store, and the /metrics text
+    made from it for one set of settings.
+
+    Kept while the store's data version (it changes with every commit by another
+    connection, so a new sample is seen by the very next request) and the wall-clock
+    second are the same: figures that depend on the time, such as the collector's
+    freshness and uptime windows, are then at most one second old."""
+
+    key: tuple[int, int]
+    snapshot: Snapshot
+    settings: Settings | None = None
+    body: bytes | None = None
+
+
+_readings: dict[Path, _Reading] = {}
+
+
+def _reading(path: Path) -> _Reading:
+    store = store_for(path)
+    now = now_ms()
+    key = (store.data_version(), now // 1000)
+    reading = _readings.get(path)
+    if reading is None or reading.key != key:
+        reading = _readings[path] = _Reading(key, read_snapshot(store, now))
+    return reading
+
+
 def _snapshot_now(path: Path) -> Snapshot:
-    return read_snapshot(store_for(path), now_ms())
+    return _reading(path).snapshot
 
 
 def json_endpoint(build: Builder, public: bool = False) -> Callable[[Request], Any]:
@@ -136,10 +169,15 @@ def json_endpoint(build: Builder, public: bool = False) -> Callable[[Request], A
     return endpoint
 
 
-def _prometheus_facts(settings: Settings) -> tuple[Snapshot, metrics.BackupFacts]:
-    store = store_for(settings.database_path)
-    now = now_ms()
-    return read_snapshot(store, now), metrics.read_backup_facts(store, settings, now)
+def _exposition(settings: Settings) -> bytes:
+    """The /metrics text of the current reading, made once per reading and settings."""
+    reading = _reading(settings.database_path)
+    if reading.body is None or reading.settings != settings:
+        store = store_for(settings.database_path)
+        facts = metrics.read_backup_facts(store, settings, reading.snapshot.now_ts)
+        reading.body = metrics.exposition(reading.snapshot, settings, facts)
+        reading.settings = settings
+    return reading.body
 
 
 async def prometheus_endpoint(request: Request) -> Response:
@@ -149,10 +187,9 @@ async def prometheus_endpoint(request: Request) -> Response:
     if not authorized(request.headers.get("authorization"), settings):
         return _unauthorized()
     try:
-        snapshot, facts = _prometheus_facts(settings)
+        body = _exposition(settings)
     except (sqlite3.Error, OSError) as err:
         return _store_error(err)
-    body = metrics.exposition(snapshot, settings, facts)
     return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4, headers=NO_STORE)
 
 
