@@ -124,9 +124,10 @@ def _http_urls(text: str) -> list[str]:
 
 
 def _hide_path(url: str) -> str:
-    """Webhook URLs carry their token in the path: shown as scheme and host only."""
+    """Webhook URLs carry their token in the path: shown as scheme, host and port only."""
     parts = urlsplit(url.strip())
-    return f"{parts.scheme}://{parts.hostname or ''}/****"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}/{MASK}"
 
 
 def _webhook_url(text: str) -> Secret:

@@ -40,9 +40,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ops import redaction
 from ops.clock import now_ms
 from ops.config import Settings
 from ops.formatting import uptime
+from ops.redaction import one_line
 from ops.storage import Store, outbox
 
 log = logging.getLogger("ops.alerts.notify")
@@ -147,10 +149,6 @@ def _full_clock(ts: int | None) -> str:
     return datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _one_line(text: Any) -> str:
-    return " ".join(str(text).split())
-
-
 def _number(value: Any) -> str:
     if value is None:
         return "-"
@@ -163,8 +161,8 @@ def _number(value: Any) -> str:
 
 def title(payload: Mapping[str, Any]) -> str:
     """`cache down`, or `disk full (host)` when the subject is not in the rule's name."""
-    rule = _one_line(payload.get("rule") or "alert").replace("_", " ")
-    subject = _one_line(payload.get("subject") or "")
+    rule = one_line(payload.get("rule") or "alert").replace("_", " ")
+    subject = one_line(payload.get("subject") or "")
     if subject and subject.lower() not in rule.lower():
         return f"{rule} ({subject})"
     return rule
@@ -172,9 +170,9 @@ def title(payload: Mapping[str, Any]) -> str:
 
 def _firing_title(payload: Mapping[str, Any]) -> str:
     """The title, leaving the subject out when the message already names it."""
-    rule = _one_line(payload.get("rule") or "alert").replace("_", " ")
-    subject = _one_line(payload.get("subject") or "")
-    message = _one_line(payload.get("message") or "")
+    rule = one_line(payload.get("rule") or "alert").replace("_", " ")
+    subject = one_line(payload.get("subject") or "")
+    message = one_line(payload.get("message") or "")
     if subject and subject.lower() in message.lower():
         return rule
     return title(payload)
@@ -199,15 +197,15 @@ def headline(payload: Mapping[str, Any]) -> str:
     """The one-line text of a message (see the module's docstring)."""
     event = payload.get("event")
     if event == "test":
-        said = _one_line(payload.get("message") or "test message")
+        said = one_line(payload.get("message") or "test message")
         return f"TEST {said} (sent {_clock(int(payload.get('ts') or 0))})"
     if event == "resolved":
         lasted = lasted_s(payload)
         text = f"RESOLVED {title(payload)}"
         return f"{text} after {uptime(lasted)}" if lasted is not None else text
-    severity = _one_line(payload.get("severity") or "")
+    severity = one_line(payload.get("severity") or "")
     text = "FIRING " + (f"[{severity}] " if severity else "") + _firing_title(payload)
-    message = _one_line(payload.get("message") or "")
+    message = one_line(payload.get("message") or "")
     if message:
         text += f": {message}"
     start = started_ts(payload)
@@ -256,7 +254,7 @@ def webhook_body(payload: Mapping[str, Any], fmt: str) -> dict[str, Any]:
     text = headline(payload)
     colour = COLOURS.get(event, COLOURS["test"])
     fields = [(name, value) for name, value in details(payload) if name != "Message"]
-    message = _one_line(payload.get("message") or "")
+    message = one_line(payload.get("message") or "")
     if fmt == "json":
         return {**payload, "event": event, "text": text}
     if fmt == "slack":
@@ -305,12 +303,11 @@ def email_message(payload: Mapping[str, Any], settings: Settings) -> EmailMessag
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """`text` on one line with every secret (and its base64 form) replaced by ****."""
-    found = sorted({s for s in secrets if s}, key=len, reverse=True)
+    """`text` on one line with every secret (also in base64, as in SMTP AUTH replies)
+    replaced by ***."""
+    found = [s for s in secrets if s]
     encoded = [base64.b64encode(s.encode()).decode() for s in found]
-    for secret in [*found, *encoded]:
-        text = text.replace(secret, "****")
-    return _one_line(text)
+    return one_line(redaction.scrub(text, *found, *encoded))
 
 
 def webhook_secrets(url: str) -> list[str]:
@@ -369,7 +366,7 @@ def post_webhook(url: str, body: Mapping[str, Any], timeout: float = SEND_TIMEOU
         raise DeliveryError(scrub(f"webhook unreachable: {_reason(error)}", secrets)) from None
     if 200 <= status < 300:
         return
-    said = _one_line(reply.decode("utf-8", "replace"))[:200]
+    said = one_line(reply.decode("utf-8", "replace"))[:200]
     raise DeliveryError(scrub(f"webhook answered HTTP {status} {reason or ''}"
                               + (f": {said}" if said else ""), secrets))
 

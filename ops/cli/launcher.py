@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from ops.catalogue import WATCHED
 from ops.config import Settings
 from ops.sources.configured import how_to_watch, is_configured
 
@@ -33,8 +34,8 @@ def collector_command() -> list[str]:
 
 def hints(settings: Settings) -> list[str]:
     """What is not watched yet and the setting that turns it on."""
-    return [f"{name} {how_to_watch(name)}" for name in ("mongo", "redis", "api")
-            if not is_configured(settings, name)]
+    return [f"{service.name} {how_to_watch(service.name)}" for service in WATCHED
+            if not is_configured(settings, service.name)]
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
