@@ -216,8 +216,9 @@ def _resum_sources(metrics: Sequence[str]) -> list[str]:
     """A coarser rollup from a finer one: sums and counts add, extremes of extremes."""
     sources = []
     for column in rollup_columns(metrics):
-        kind = column.rsplit("_", 1)[1]
-        sources.append(f"{ {'min': 'min', 'max': 'max'}.get(kind, 'sum')}({column})")
+        kind = column.rsplit("_", 1)[1]  # sum, n, secs, min or max
+        function = kind if kind in ("min", "max") else "sum"
+        sources.append(f"{function}({column})")
     return sources
 
 
