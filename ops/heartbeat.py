@@ -18,11 +18,22 @@ class CollectorState:
     message: str
 
 
+def _interval_ms(beat: Heartbeat) -> float:
+    return max(beat.interval_s, 1) * 1000
+
+
+def from_the_future(beat: Heartbeat, now_ts: int) -> bool:
+    """The last tick is stamped more than one interval ahead of now: the wall clock was
+    stepped back since, and a live collector would have ticked on the new clock."""
+    return beat.last_tick_ts - now_ts > _interval_ms(beat)
+
+
 def heartbeat_fresh(beat: Heartbeat | None, now_ts: int) -> bool:
-    """The collector ticked within the last three sample intervals."""
-    if beat is None:
+    """The collector ticked within the last three sample intervals (and not in what is
+    now the future)."""
+    if beat is None or from_the_future(beat, now_ts):
         return False
-    return now_ts - beat.last_tick_ts <= STALE_AFTER_INTERVALS * max(beat.interval_s, 1) * 1000
+    return now_ts - beat.last_tick_ts <= STALE_AFTER_INTERVALS * _interval_ms(beat)
 
 
 def collector_state(store: Store, settings: Settings, now_ts: int) -> CollectorState:
@@ -31,6 +42,10 @@ def collector_state(store: Store, settings: Settings, now_ts: int) -> CollectorS
     if beat is None:
         return CollectorState(False, "collector has not written a sample yet: start it with "
                               "`python -m collector` (or `./run`)")
+    if from_the_future(beat, now_ts):
+        return CollectorState(False, f"collector not running: its last sample is stamped "
+                              f"{formatting.clock(beat.last_tick_ts)}, ahead of this "
+                              "machine's clock (the clock was set back since)")
     if not heartbeat_fresh(beat, now_ts):
         return CollectorState(False, f"collector not running since "
                               f"{formatting.clock(beat.last_tick_ts)} "

@@ -268,3 +268,29 @@ def test_verify_command_names_a_corrupted_byte(env: dict[str, str], shared_mongo
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1
     assert "sha256" in result.stderr or "offset" in result.stderr
+
+
+def test_wait_gives_up_with_one_line_when_the_collector_stops(
+        env: dict[str, str], shared_mongo: Any, tmp_path: Path) -> None:
+    """The collector is frozen (SIGSTOP: alive to the kernel, silent to us) with the job
+    queued: `backup --wait` notices from the heartbeat and exits 1 instead of waiting."""
+    # At 5 s the heartbeat stays fresh for 15 s after the freeze: long enough for the
+    # command to find the collector alive and start following the job.
+    environ = {**env, "MONGO_URI": shared_mongo.uri, "BACKUP_DATABASES": unique_db("stop"),
+               "ENABLE_AUTO_BACKUP": "false", "SAMPLE_INTERVAL_SECONDS": "5"}
+    collector = start_collector(environ, tmp_path / "collector.log")
+    try:
+        store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
+        wait_until(lambda: store.heartbeat() is not None, what="first sample")
+        collector.send_signal(signal.SIGSTOP)
+        result = run_ops(environ, "backup", "--wait")
+        assert result.returncode == 1, result.stdout + result.stderr
+        [line] = result.stderr.strip().splitlines()[-1:]
+        assert line.startswith("error: collector not running since"), result.stderr
+        assert "the job runs when the collector starts" in line
+        [job] = store.jobs("backup")
+        assert job.status == "queued"
+    finally:
+        collector.send_signal(signal.SIGCONT)
+        collector.send_signal(signal.SIGTERM)
+        collector.wait(30)

@@ -44,6 +44,22 @@ def test_heartbeat_exit_status_follows_the_collector(env: dict[str, str]) -> Non
     assert stale.returncode == 1 and "collector not running since" in stale.stderr
 
 
+def test_a_heartbeat_from_the_future_is_not_a_live_collector(env: dict[str, str]) -> None:
+    """The wall clock was set back after the collector's last tick (the collector died,
+    or it would have ticked on the new clock): heartbeat and status must not say OK."""
+    store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
+    now = int(time.time() * 1000)
+    store.set_latest(Latest("host", now, True, now, None, {"values": {}, "info": {}}))
+    store.beat(Heartbeat(1, "h", now, now + 3_600_000, 5.0, "0.1.0"))
+    beat = run_ops(env, "heartbeat")
+    assert beat.returncode == 1
+    assert "ahead of this machine's clock" in beat.stderr and "0s ago" not in beat.stderr
+    status = run_ops(env, "status")
+    assert status.returncode == 1 and json.loads(status.stdout)["status"] != "OK"
+    store.beat(Heartbeat(1, "h", now, now + 2_000, 5.0, "0.1.0"))  # within one interval
+    assert run_ops(env, "heartbeat").returncode == 0
+
+
 def test_status_prints_the_seed_health_shape(env: dict[str, str]) -> None:
     store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
     now = int(time.time() * 1000)

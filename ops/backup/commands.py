@@ -43,9 +43,18 @@ def request_backup(settings: Settings, wait: bool, requested_by: str = "cli") ->
     print(f"backup job {job.id} {'queued' if created else 'already ' + job.status + ': joined'}")
     collector = collector_state(store, settings, now_ms())
     if not collector.running:
-        message = f"{collector.message}; the job runs when the collector starts"
+        message = f"{collector.message}; {_when_it_runs(job)}"
         return _fail(message) if wait else (print(f"warning: {message}", file=sys.stderr) or 0)
-    return _wait_for(store, job) if wait else 0
+    return _wait_for(store, settings, job) if wait else 0
+
+
+def _when_it_runs(job: Job) -> str:
+    """What becomes of a job while no collector runs: a queued one waits for the next
+    collector; one a stopped collector was running is marked interrupted by the next."""
+    if job.status == "queued":
+        return "the job runs when the collector starts"
+    return (f"job {job.id} was {job.status} when the collector stopped: the next collector "
+            "marks it interrupted; request a backup again once it runs")
 
 
 def _describe_progress(job: Job) -> str:
@@ -57,8 +66,9 @@ def _describe_progress(job: Job) -> str:
             + (f" ({p['current']})" if p.get("current") else ""))
 
 
-def _wait_for(store: Store, job: Job) -> int:
-    """Follow the job to its end, one progress line a second; exit status from its result."""
+def _wait_for(store: Store, settings: Settings, job: Job) -> int:
+    """Follow the job to its end, one progress line a second; exit status from its result,
+    or 1 as soon as the collector stops (its heartbeat goes stale)."""
     last_line = ""
     last_print = 0.0
     while True:
@@ -66,6 +76,9 @@ def _wait_for(store: Store, job: Job) -> int:
         assert current is not None
         if not current.active:
             return _report(current)
+        collector = collector_state(store, settings, now_ms())
+        if not collector.running:
+            return _fail(f"{collector.message}; {_when_it_runs(current)}")
         line = f"backup job {job.id} {current.status}: {_describe_progress(current)}"
         if line != last_line and time.monotonic() - last_print >= 1:
             print(line, file=sys.stderr)
