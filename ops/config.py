@@ -19,9 +19,12 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
+from pymongo.errors import PyMongoError
+from pymongo.uri_parser import parse_uri
+from redis.connection import parse_url
 
 from ops.catalogue import service
-from ops.redaction import MASK, redact
+from ops.redaction import MASK, redact, scrub, split_userinfo, url_secrets
 
 SYSTEM_DATABASES = ("admin", "local", "config")
 
@@ -103,16 +106,38 @@ def _url_with_scheme(schemes: tuple[str, ...], example: str) -> Callable[[str], 
     return parse
 
 
+def _driver_rejects(url: str, err: Exception, example: str) -> ValueError:
+    """The driver's own reason a URL cannot be used (found now, not at the first probe),
+    without the URL's secrets, and the usual cause when it has a user name."""
+    reason = scrub(str(err), *url_secrets(url))
+    hint = ""
+    if split_userinfo(url)[1] is not None:
+        hint = ("; characters such as / @ : in the user name or password must be "
+                "percent-encoded (/ as %2F, @ as %40)")
+    return ValueError(f"a URL the driver accepts (it says: {reason}{hint}), e.g. {example}")
+
+
 def _mongo_uri(text: str) -> Secret:
     example = service("mongo").example
     uri = _url_with_scheme(("mongodb", "mongodb+srv"), example)(text)
     if not urlsplit(uri).hostname:
         raise ValueError(f"a URL with a host, e.g. {example}")
+    if uri.startswith("mongodb://"):  # +srv would need a DNS lookup to check
+        try:
+            parse_uri(uri)
+        except (ValueError, PyMongoError) as err:
+            raise _driver_rejects(uri, err, example) from err
     return Secret(uri)
 
 
 def _redis_url(text: str) -> Secret:
-    return Secret(_url_with_scheme(("redis", "rediss", "unix"), service("redis").example)(text))
+    example = service("redis").example
+    url = _url_with_scheme(("redis", "rediss", "unix"), example)(text)
+    try:
+        parse_url(url)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+    except ValueError as err:
+        raise _driver_rejects(url, err, example) from err
+    return Secret(url)
 
 
 def _http_urls(text: str) -> list[str]:
@@ -295,7 +320,12 @@ def _parse(setting: Setting, raw: str | None) -> Any:
 def _merged(environ: Mapping[str, str], env_file: Path | None) -> dict[str, str]:
     values: dict[str, str] = {}
     if env_file is not None and env_file.is_file():
-        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        try:
+            read = dotenv_values(env_file, encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise SettingsError(f"{env_file}: not UTF-8 text (byte {err.object[err.start]:#04x} "
+                                f"at offset {err.start}): save it as UTF-8") from None
+        values.update({k: v for k, v in read.items() if v is not None})
     values.update(environ)
     return values
 

@@ -190,6 +190,8 @@ def test_rules_file_toml_and_yaml(tmp_path: Path) -> None:
     ("[rules.memory_high]\ncheck = 1\n", "rules.memory_high.check cannot be set"),
     ('[rules.memory_high]\nthreshold = "high"\n', "rules.memory_high.threshold='high'"),
     ("[rules.memory_high\n", "cannot read it"),
+    ("[rules.memory_high]\nthreshold = nan\n", "rules.memory_high.threshold=nan"),
+    ("[rules.memory_high]\nthreshold = inf\n", "rules.memory_high.threshold=inf"),
 ])
 def test_bad_rules_file_is_named_on_one_line(tmp_path: Path, text: str, expected: str) -> None:
     path = tmp_path / "rules.toml"
@@ -197,6 +199,20 @@ def test_bad_rules_file_is_named_on_one_line(tmp_path: Path, text: str, expected
     with pytest.raises(RulesFileError) as caught:
         load_rules(path)
     assert expected in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_binary_or_huge_rules_file_is_refused_before_parsing(tmp_path: Path) -> None:
+    binary = tmp_path / "rules.toml"
+    binary.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(RulesFileError) as caught:
+        load_rules(binary)
+    assert "cannot read it" in str(caught.value) and "utf-8" in str(caught.value)
+    huge = tmp_path / "rules.yaml"
+    huge.write_text("rules:\n" + "  # padding\n" * 200_000)
+    with pytest.raises(RulesFileError) as caught:
+        load_rules(huge)
+    assert "too large for a rules file" in str(caught.value)
+    assert "\n" not in str(caught.value)
 
 
 def test_collector_stops_on_a_bad_rules_file(tmp_path: Path) -> None:

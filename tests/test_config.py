@@ -64,6 +64,10 @@ BAD = [
     ("MONGO_URI", "http://x", "mongodb://"),
     ("MONGO_URI", "mongodb://user:pw@", "host"),
     ("REDIS_URL", "localhost:6379", "redis://"),
+    ("REDIS_URL", "redis://h:notaport/0", "Port could not be cast to integer"),
+    ("REDIS_URL", "redis://h:99999/0", "Port out of range"),
+    ("MONGO_URI", "mongodb://mongo:99999/", "Port must be an integer between 0 and 65535"),
+    ("MONGO_URI", "mongodb://ops:pa/ss@mongo:27017/", "/ as %2F"),
     ("API_HEALTH_URL", "ftp://api/health", "http://"),
     ("BACKUP_TIMEZONE", "Mars/Olympus", "IANA time zone"),
     ("ENABLE_AUTO_BACKUP", "maybe", "true or false"),
@@ -89,6 +93,16 @@ def test_password_is_masked_in_the_error() -> None:
         load_settings({"MONGO_URI": "mongodb://admin:hunter2@"}, env_file=None)
     assert "hunter2" not in str(caught.value)
     assert "admin:***@" in str(caught.value)
+
+
+def test_a_uri_the_driver_rejects_is_refused_without_its_password() -> None:
+    for name, value in (("MONGO_URI", "mongodb://ops:s3cr/et@mongo:27017/"),
+                        ("MONGO_URI", "mongodb://ops:s3cret@mongo:99999/"),
+                        ("REDIS_URL", "redis://:s3cret@cache:notaport/0")):
+        with pytest.raises(SettingsError) as caught:
+            load_settings({name: value}, env_file=None)
+        assert "s3cr" not in str(caught.value) and "\n" not in str(caught.value)
+        assert "the driver accepts" in str(caught.value)
 
 
 def test_secrets_print_masked() -> None:
@@ -121,6 +135,20 @@ def test_program_stops_with_exit_2_and_one_line(module: str, tmp_path: Path) -> 
                                      "on a 24-hour clock, e.g. 03:00 or 02:30")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "ops.sqlite3").exists(), "nothing happens before settings are valid"
+
+
+@pytest.mark.parametrize("module", ["collector", "ops"])
+def test_an_env_file_that_is_not_utf8_stops_with_one_line(module: str, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"BACKUP_TIME=03:00\nMONGO_URI=mongodb://u:p\xe9@h/\n")
+    args = [sys.executable, "-m", module] + (["samples"] if module == "ops" else [])
+    env = {"PATH": "/usr/bin:/bin", "OPS_DATA_DIR": str(tmp_path / "data"),
+           "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == ("error: .env: not UTF-8 text (byte 0xe9 at offset 41): "
+                                     "save it as UTF-8")
+    assert not (tmp_path / "data").exists()
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:

@@ -10,6 +10,7 @@ business (ops/alerts/engine.py), from each rule's `for_samples`, `for_seconds` a
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -22,6 +23,9 @@ from ops.catalogue import WATCHED
 from ops.sources.redis import hit_rate
 
 MINUTE_S = 60
+
+
+MAX_RULES_FILE_BYTES = 256 * 1024
 
 
 class RulesFileError(ValueError):
@@ -220,7 +224,12 @@ CHANGEABLE = {"threshold", "for_samples", "for_seconds", "clear_samples", "min_l
 
 
 def _read(path: Path) -> Any:
-    text = path.read_text()
+    size = path.stat().st_size
+    if size > MAX_RULES_FILE_BYTES:
+        # A rules file is a few lines; parsing megabytes of YAML takes seconds and GBs.
+        raise OSError(f"{size:,} bytes is too large for a rules file (at most "
+                      f"{MAX_RULES_FILE_BYTES // 1024} KB)")
+    text = path.read_text(encoding="utf-8")
     if path.suffix.lower() in (".yml", ".yaml"):
         return yaml.safe_load(text)
     return tomllib.loads(text)
@@ -232,7 +241,7 @@ def load_rules(path: Path | None) -> tuple[Rule, ...]:
         return DEFAULT_RULES
     try:
         data = _read(path)
-    except (OSError, tomllib.TOMLDecodeError, yaml.YAMLError) as error:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError) as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise RulesFileError(f"ALERT_RULES_FILE {path}: cannot read it: {first}") from None
     changes = (data or {}).get("rules", {}) if isinstance(data, dict) else None
@@ -272,7 +281,8 @@ def _check_type(path: Path, rule: str, key: str, value: Any, declared: str) -> N
     elif key == "severity":
         ok = value in ("critical", "warning")
     elif "float" in declared:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = (isinstance(value, int | float) and not isinstance(value, bool)
+              and math.isfinite(value))
     else:
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
     if not ok:
