@@ -29,7 +29,7 @@ from ops.config import Settings  # noqa: E402
 from ops.housekeeping import Retention  # noqa: E402
 from ops.sources.configured import build_sources  # noqa: E402
 from ops.startup import settings_or_exit, setup_logging, writable_dirs_or_exit  # noqa: E402
-from ops.storage import Store  # noqa: E402
+from ops.storage import Store, StoreError  # noqa: E402
 
 log = logging.getLogger("collector")
 
@@ -80,9 +80,18 @@ def alert_rules(settings: Settings) -> tuple[Rule, ...]:
         raise SystemExit(2) from None
 
 
+def open_store(settings: Settings) -> Store:
+    """The history, or exit status 2 with one line when the file is not ours to use."""
+    try:
+        return Store(settings.database_path)
+    except StoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def run_forever(settings: Settings) -> int:
     rules = alert_rules(settings)
-    store = Store(settings.database_path)
+    store = open_store(settings)
     watch = AlertWatch(store, settings, rules, announce)
 
     def judge_alerts(tick: Tick) -> None:

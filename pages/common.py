@@ -9,7 +9,7 @@ import streamlit as st
 
 from ops.clock import now_ms
 from ops.config import Settings, SettingsError, load_settings
-from ops.storage import Store
+from ops.storage import Store, StoreError
 from ops.views.detail import Detail
 from ops.web.auth import LoginThrottle
 
@@ -25,11 +25,21 @@ def settings_or_stop() -> Settings:
 
 
 @st.cache_resource
-def store(path: str) -> Store:
-    """One connection for the server process; SQLite in WAL lets it read beside the writer."""
+def _open_store(path: str) -> Store:
     from pathlib import Path
 
     return Store(Path(path))
+
+
+def store(path: str) -> Store:
+    """One Store for the server process (each session's script thread gets its own
+    connection from it), or the page stops with the one line saying why the file
+    cannot be used."""
+    try:
+        return _open_store(path)
+    except StoreError as err:
+        st.error(str(err))
+        st.stop()
 
 
 

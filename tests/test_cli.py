@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from ops.backup.dump import dump
 from ops.cli.commands import COMMANDS
@@ -100,15 +103,44 @@ def test_backup_commands_fail_with_one_line_without_the_password(
     assert "S3cret-pw" not in restored.stderr + restored.stdout
 
 
-def test_a_store_that_is_not_sqlite_gives_one_line_not_a_traceback(
-        env: dict[str, str]) -> None:
+def _foreign_sqlite(path: Path) -> None:
+    # Another program's database, made with its own raw connection on purpose.
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.close()
+
+
+def _newer_version(path: Path) -> None:
+    Store(path).close()
+    # A migration this version does not know, as a newer release would have recorded;
+    # closed, so the write is in the main file (the last close checkpoints the WAL).
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                     "VALUES ('ops', 'm999_from_the_future', '2027-01-01')")
+    conn.close()
+
+
+@pytest.mark.parametrize(("make", "says"), [
+    (lambda p: p.write_bytes(b"not a database, mongodb://u:s3cret@x/\n" * 64),
+     "is not a readable SQLite file"),
+    (lambda p: (Store(p).close(), p.write_bytes(p.read_bytes()[:1000])),
+     "is not a readable SQLite file"),
+    (_foreign_sqlite, "holds another program's tables (customers)"),
+    (_newer_version, "was written by a newer version (schema m999_from_the_future)"),
+])
+def test_a_store_file_that_is_not_ours_stops_every_program_with_one_line(
+        env: dict[str, str], make: Any, says: str) -> None:
     store_file = Path(env["OPS_DATA_DIR"]) / "ops.sqlite3"
-    store_file.write_bytes(b"this is not a database, and it holds mongodb://u:s3cret@x/\n" * 64)
+    make(store_file)
     before = store_file.read_bytes()
-    for command in ("samples", "status", "heartbeat"):
-        result = run_ops({**env, "MONGO_URI": "mongodb://u:s3cret@127.0.0.1:1/"}, command)
-        assert result.returncode == 1, (command, result.stderr)
+    environ = {**env, "MONGO_URI": "mongodb://u:s3cret@127.0.0.1:1/"}
+    for args in (["-m", "ops", "samples"], ["-m", "ops", "status"], ["-m", "collector"]):
+        result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True,
+                                env={**os.environ, **environ}, text=True, timeout=60)
+        assert result.returncode == 2, (args, result.stderr)
         lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: "), (command, result.stderr)
-        assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
-    assert store_file.read_bytes() == before
+        assert len(lines) == 1 and lines[0].startswith(f"error: {store_file} "), result.stderr
+        assert says in lines[0] and "s3cret" not in result.stderr
+    assert store_file.read_bytes() == before, "the file is never modified"

@@ -83,6 +83,13 @@ def test_rows_are_read_by_column_name_not_position(tmp_path: Path) -> None:
         status TEXT NOT NULL, kind TEXT NOT NULL, id INTEGER PRIMARY KEY)""")
     raw.execute("CREATE TABLE latest (reading TEXT NOT NULL, error TEXT, since_ts INTEGER "
                 "NOT NULL, up INTEGER NOT NULL, ts INTEGER NOT NULL, source TEXT PRIMARY KEY)")
+    # ...and recorded as made by the migrations that make them (a file with tables but
+    # none of our migrations is another program's, which the store refuses).
+    raw.execute("CREATE TABLE _sqlite_migrations (id INTEGER PRIMARY KEY, migration_set TEXT, "
+                "name TEXT, applied_at TEXT)")
+    raw.executemany("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                    "VALUES ('ops', ?, '2026-11-01')",
+                    [("m002_heartbeat_and_latest",), ("m003_jobs_and_state",)])
     raw.commit()
     raw.close()
     store = Store(path)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ops.config import Secret, Settings
 from ops.redaction import one_line, scrub, url_secrets
 from ops.startup import settings_or_exit, setup_logging
+from ops.storage import StoreError
 
 log = logging.getLogger("ops.cli")
 
@@ -180,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     try:
         return int(args.run(settings, args))
+    except StoreError as err:  # the history file is not ours to use: a setting to fix
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     except Exception as err:  # the program's edge: a bug or a fault nobody caught below
         log.debug("command %s failed", args.command, exc_info=True)
         print(f"error: {scrub(one_line(err), *_secrets(settings))}", file=sys.stderr)

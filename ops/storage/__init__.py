@@ -12,9 +12,11 @@ types exported here; no connection is handed out.
 - series.py: range queries over the tiers, rollup building and pruning
 - tiers.py: the tiers and how a range is split among them (no SQL)
 - alerts.py, outbox.py: the alerts and notifications tables
+- errors.py: `StoreError`, a file the store will not use
 """
 
+from ops.storage.errors import StoreError
 from ops.storage.rows import ACTIVE, Event, Heartbeat, Job, Latest
 from ops.storage.store import Store
 
-__all__ = ["ACTIVE", "Event", "Heartbeat", "Job", "Latest", "Store"]
+__all__ = ["ACTIVE", "Event", "Heartbeat", "Job", "Latest", "Store", "StoreError"]

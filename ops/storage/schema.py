@@ -24,10 +24,12 @@ Tables:
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from ops.storage.errors import StoreError
 from ops.storage.tiers import FIVE_MINUTES, HOUR, MINUTE
 
 migrations = Migrations("ops")
@@ -101,6 +103,34 @@ def m006_five_minute_tier(db: Database) -> None:
 def migrate(conn: sqlite3.Connection) -> None:
     """Apply the migrations this file has not had yet, each in its own transaction."""
     migrations.apply(Database(conn))
+
+
+def refuse_foreign(path: Path) -> None:
+    """Stop before touching a file that is not ours to migrate: not SQLite (a garbage or
+    truncated file), another program's database (tables but none of our migrations), or
+    one a newer version migrated. Checked on a plain connection that only reads, before
+    the store's own connections set WAL and other pragmas, so a refused file is left
+    exactly as it was."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    conn = sqlite3.connect(path)
+    try:
+        db = Database(conn)
+        tables = [t for t in db.table_names() if not t.startswith("sqlite_")]
+        applied = [m.name for m in migrations.applied(db)] if tables else []
+    except sqlite3.DatabaseError as err:
+        raise StoreError(f"{path} is not a readable SQLite file ({err}): move it aside "
+                         "to start a new history, or restore it from a copy") from err
+    finally:
+        conn.close()
+    if tables and not applied:
+        raise StoreError(f"{path} holds another program's tables ({', '.join(tables[:5])}): "
+                         "it is not an ops history; give OPS_DATA_DIR a directory of its own")
+    known = {m.name for m in migrations.pending(Database(memory=True))}  # read-only: all
+    newer = [name for name in applied if name not in known]
+    if newer:
+        raise StoreError(f"{path} was written by a newer version (schema {newer[-1]}): run "
+                         "that version, or move the file aside to start a new history")
 
 
 def applied(conn: sqlite3.Connection) -> list[str]:

@@ -50,6 +50,7 @@ class Store:
         # (schema_version, sample columns): refreshed when any connection, in this
         # process or the collector's, changes the schema.
         self._columns: tuple[int, frozenset[str]] = (-1, frozenset())
+        schema.refuse_foreign(path)
         schema.migrate(self._connections.get())
 
     def close(self) -> None:

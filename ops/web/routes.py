@@ -43,7 +43,7 @@ from ops.clock import now_ms
 from ops.config import Settings, SettingsError, load_settings
 from ops.report import Snapshot
 from ops.snapshot import read_snapshot
-from ops.storage import Store
+from ops.storage import Store, StoreError
 from ops.web import prometheus as metrics
 
 log = logging.getLogger("ops.web.routes")
@@ -161,7 +161,7 @@ def json_endpoint(build: Builder, public: bool = False) -> Callable[[Request], A
         path = settings.database_path
         try:
             snapshot = _snapshot_now(path)
-        except (sqlite3.Error, OSError) as err:
+        except (sqlite3.Error, OSError, StoreError) as err:
             return _store_error(err)
         status = report.http_status(report.overall_status(snapshot, settings))
         return JSONResponse(build(snapshot, settings), status_code=status, headers=NO_STORE)
@@ -188,7 +188,7 @@ async def prometheus_endpoint(request: Request) -> Response:
         return _unauthorized()
     try:
         body = _exposition(settings)
-    except (sqlite3.Error, OSError) as err:
+    except (sqlite3.Error, OSError, StoreError) as err:
         return _store_error(err)
     return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4, headers=NO_STORE)
 
