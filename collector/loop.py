@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from collector.probing import DEADLINE_SECONDS, ProbeRunner
 from ops import __version__
-from ops.clock import now_ms
+from ops.clock import iso_ms, now_ms
 from ops.deltas import CounterTracker, Row, columns_for
 from ops.housekeeping import Retention, prune_and_cap, roll_up_due
 from ops.sources.base import Reading, Source
@@ -52,6 +52,7 @@ class Collector:
         self.counters = CounterTracker()
         self.started_ts = clock()
         self.last_ts: int | None = None
+        self.last_monotonic = time.monotonic()
         self.after_tick = after_tick or []
         self.last_roll_up: float | None = None
         self.last_prune: float | None = None
@@ -81,8 +82,8 @@ class Collector:
         if readings is None:
             return None
         row = self._row(ts, readings)
-        self._write(ts, readings, row)
-        self.last_ts = ts
+        ts = self._write(ts, readings, row)
+        self.last_ts, self.last_monotonic = ts, time.monotonic()
         self._housekeeping(ts)
         tick = Tick(ts, readings, row)
         for hook in self.after_tick:
@@ -92,20 +93,40 @@ class Collector:
                 log.exception("after-tick step %s failed", getattr(hook, "__name__", hook))
         return tick
 
+    def _seconds_since_last(self, ts: int) -> float | None:
+        """Seconds the sample covers: by the wall clock, or by the monotonic clock when
+        the wall clock was set back (a negative interval would turn rates upside down)."""
+        if self.last_ts is None:
+            return None
+        if ts > self.last_ts:
+            return (ts - self.last_ts) / 1000
+        return time.monotonic() - self.last_monotonic
+
     def _row(self, ts: int, readings: list[Reading]) -> Row:
         fields = {s.name: s.fields for s in self.sources}
-        row: Row = {"dt_s": None if self.last_ts is None else (ts - self.last_ts) / 1000}
+        row: Row = {"dt_s": self._seconds_since_last(ts)}
         for reading in readings:
             row.update(self.counters.row(reading, fields[reading.source]))
         return row
 
-    def _write(self, ts: int, readings: list[Reading], row: Row) -> None:
+    def _write(self, ts: int, readings: list[Reading], row: Row) -> int:
+        """One transaction: the sample, state changes, the heartbeat; returns its ts."""
         with self.store.transaction():
-            self.store.append_sample(ts, row)
+            if self.last_ts is not None and ts <= self.last_ts:
+                self._note_clock_step(ts)
+            ts = self.store.append_sample(ts, row)
             for reading in readings:
                 self._note_state(ts, reading)
             self.store.beat(Heartbeat(os.getpid(), socket.gethostname(), self.started_ts, ts,
                                       self.interval_s, __version__))
+        return ts
+
+    def _note_clock_step(self, ts: int) -> None:
+        assert self.last_ts is not None
+        note = (f"the wall clock went back {(self.last_ts - ts) / 1000:.0f} s (last sample "
+                f"{iso_ms(self.last_ts)}, now {iso_ms(ts)}): samples keep their own times")
+        self.store.record_event(ts, "collector", "clock_stepped_back", note)
+        log.warning("%s", note)
 
     def _note_state(self, ts: int, reading: Reading) -> None:
         """Keep the latest reading; record an event when a service goes down or comes up."""

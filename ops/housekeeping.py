@@ -66,6 +66,12 @@ def roll_up_due(store: Store, now_ts: int) -> int:
     for tier in ROLLUPS:
         until = _built_until(store, tier, now_ts)
         done = store.rolled_up_until(tier)
+        if done is not None and done > until:
+            # The wall clock was set back: the marker follows it, so the samples taken
+            # from now on (stamped before it) are rolled up too, and raw rows stay until
+            # they are (pruning stops at the marker). Rebuilding a window is exact.
+            done = until
+            store.mark_rolled_up(tier, done)
         if done is None:
             oldest = store.oldest(built_from(tier))
             if oldest is None:

@@ -122,16 +122,24 @@ class Store:
 
     # --- writes (the collector) ---
 
-    def append_sample(self, ts: int, row: Mapping[str, float | int | None]) -> None:
+    def append_sample(self, ts: int, row: Mapping[str, float | int | None]) -> int:
+        """Store one sample at `ts`, or at the first free millisecond after it when a
+        sample already sits there (the wall clock was set back onto an earlier tick):
+        no sample overwrites or is lost to another. Returns the ts used."""
         known = self.columns()
         names = ["ts"] + [name for name in row if name in known and name != "ts"]
         unknown = set(row) - known - {"ts"}
         if unknown:
             raise ValueError(f"sample has columns the store does not know: {sorted(unknown)}")
+        taken = {r[0] for r in self._execute(
+            "SELECT ts FROM samples WHERE ts >= ? AND ts < ?", (ts, ts + 1000)).fetchall()}
+        while ts in taken:
+            ts += 1
         placeholders = ", ".join("?" for _ in names)
         values = [ts] + [row[name] for name in names[1:]]
         self._execute(f"INSERT INTO samples ({', '.join(names)}) VALUES ({placeholders})",
                       values)
+        return ts
 
     def record_event(self, ts: int, source: str, kind: str, message: str | None = None) -> None:
         self._execute("INSERT INTO events (ts, source, kind, message) VALUES (?, ?, ?, ?)",
