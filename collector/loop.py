@@ -10,16 +10,19 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from collector.holding import HeldSample, HeldSamples
 from collector.probing import DEADLINE_SECONDS, ProbeRunner
 from ops import __version__
 from ops.clock import iso_ms, now_ms
 from ops.deltas import CounterTracker, Row, columns_for
 from ops.housekeeping import Retention, prune_and_cap, roll_up_due
+from ops.redaction import one_line
 from ops.sources.base import Reading, Source
 from ops.storage import Heartbeat, Latest, Store
 
@@ -52,6 +55,8 @@ class Collector:
         self.counters = CounterTracker()
         self.started_ts = clock()
         self.last_ts: int | None = None
+        self.last_written_ts = 0
+        self.held = HeldSamples()
         self.last_monotonic = time.monotonic()
         self.after_tick = after_tick or []
         self.last_roll_up: float | None = None
@@ -82,9 +87,12 @@ class Collector:
         if readings is None:
             return None
         row = self._row(ts, readings)
-        ts = self._write(ts, readings, row)
+        back_from = self.last_ts if self.last_ts is not None and ts <= self.last_ts else None
         self.last_ts, self.last_monotonic = ts, time.monotonic()
-        self._housekeeping(ts)
+        self.held.add(HeldSample(ts, readings, row, back_from))
+        if self._write_held(ts):
+            ts = self.last_written_ts
+            self._housekeeping(ts)
         tick = Tick(ts, readings, row)
         for hook in self.after_tick:
             try:
@@ -109,22 +117,47 @@ class Collector:
             row.update(self.counters.row(reading, fields[reading.source]))
         return row
 
-    def _write(self, ts: int, readings: list[Reading], row: Row) -> int:
+    def _write_held(self, now_ts: int) -> bool:
+        """Write every held sample, oldest first; False (the rest kept) when the store
+        cannot be written. The sampling goes on either way."""
+        written = 0
+        while self.held.samples:
+            sample = self.held.samples[0]
+            states = dict(self.states)  # a failed write must not swallow a transition
+            try:
+                self.last_written_ts = self._write(sample)
+            except sqlite3.Error as err:
+                self.states = states
+                if self.held.failed(now_ts, one_line(err)):
+                    log.error("cannot write the history, holding samples in memory: %s",
+                              one_line(err), exc_info=True)
+                return False
+            self.held.samples.popleft()
+            written += 1
+        self._note_recovery(now_ts, written)
+        return True
+
+    def _note_recovery(self, now_ts: int, written: int) -> None:
+        line = self.held.recovered(now_ts, written - 1)  # the newest was on time
+        if line is not None:
+            log.warning("%s", line)
+            self.store.record_event(now_ts, "store", "write_resumed", line)
+
+    def _write(self, sample: HeldSample) -> int:
         """One transaction: the sample, state changes, the heartbeat; returns its ts."""
         with self.store.transaction():
-            if self.last_ts is not None and ts <= self.last_ts:
-                self._note_clock_step(ts)
-            ts = self.store.append_sample(ts, row)
-            for reading in readings:
+            if sample.clock_back_from is not None:
+                self._note_clock_step(sample.clock_back_from, sample.ts)
+            ts = self.store.append_sample(sample.ts, sample.row)
+            for reading in sample.readings:
                 self._note_state(ts, reading)
             self.store.beat(Heartbeat(os.getpid(), socket.gethostname(), self.started_ts, ts,
                                       self.interval_s, __version__))
         return ts
 
-    def _note_clock_step(self, ts: int) -> None:
-        assert self.last_ts is not None
-        note = (f"the wall clock went back {(self.last_ts - ts) / 1000:.0f} s (last sample "
-                f"{iso_ms(self.last_ts)}, now {iso_ms(ts)}): samples keep their own times")
+    def _note_clock_step(self, last_ts: int, ts: int) -> None:
+        note = (f"the wall clock went back {(last_ts - ts) / 1000:.0f} s (last sample "
+                f"{iso_ms(last_ts)}, now {iso_ms(ts)}): samples keep their own times")
         self.store.record_event(ts, "collector", "clock_stepped_back", note)
         log.warning("%s", note)
 
@@ -142,13 +175,18 @@ class Collector:
             "values": reading.values, "info": reading.info, "took_ms": reading.took_ms}))
 
     def _housekeeping(self, ts: int) -> None:
-        """Rollups every minute, retention and the size cap every hour; both at start."""
-        if _due(self.last_roll_up, ROLL_UP_EVERY_SECONDS):
-            self.last_roll_up = time.monotonic()
-            roll_up_due(self.store, ts)
-        if _due(self.last_prune, PRUNE_EVERY_SECONDS):
-            self.last_prune = time.monotonic()
-            prune_and_cap(self.store, self.retention, ts)
+        """Rollups every minute, retention and the size cap every hour; both at start.
+        A write that fails here is tried again when next due."""
+        try:
+            if _due(self.last_roll_up, ROLL_UP_EVERY_SECONDS):
+                self.last_roll_up = time.monotonic()
+                roll_up_due(self.store, ts)
+            if _due(self.last_prune, PRUNE_EVERY_SECONDS):
+                self.last_prune = time.monotonic()
+                prune_and_cap(self.store, self.retention, ts)
+        except sqlite3.Error as err:
+            log.warning("housekeeping of the history failed, tried again later: %s",
+                        one_line(err), exc_info=True)
 
     def close(self) -> None:
         self.runner.close()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 
 from ops import formatting
@@ -49,6 +50,25 @@ def collector_state(store: Store, settings: Settings, now_ts: int) -> CollectorS
     if not heartbeat_fresh(beat, now_ts):
         return CollectorState(False, f"collector not running since "
                               f"{formatting.clock(beat.last_tick_ts)} "
-                              f"({formatting.age(beat.last_tick_ts, now_ts)})")
+                              f"({formatting.age(beat.last_tick_ts, now_ts)})"
+                              f"{_disk_full_note(settings)}")
     return CollectorState(True, f"collector running, last sample "
                           f"{formatting.age(beat.last_tick_ts, now_ts)}")
+
+
+# Below this, SQLite cannot add a page to the file or its WAL.
+DISK_FULL_BYTES = 1024 * 1024
+
+
+def _disk_full_note(settings: Settings) -> str:
+    """Why a live collector may have gone quiet: its data disk is full, so it holds its
+    samples in memory until space returns (the history shows them late, not lost)."""
+    try:
+        free = shutil.disk_usage(settings.ops_data_dir).free
+    except OSError:
+        return ""
+    if free >= DISK_FULL_BYTES:
+        return ""
+    return (f"; the data disk is full ({formatting.size(free)} free on "
+            f"{settings.ops_data_dir}): a running collector holds its samples in memory "
+            "and writes them when space is freed")

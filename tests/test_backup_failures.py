@@ -150,23 +150,6 @@ def test_server_stopped_mid_backup_job(mongo_own: Any, env: dict[str, str],
     assert not list(worker.settings.backup_dir.glob("mongo-*"))
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 2 MiB filesystem (tmpfs), so writes fail with ENOSPC as on a full disk."""
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a size-limited tmpfs needs root and mount(8)")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"mounting a tmpfs is not permitted here: {done.stderr.strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
-
-
 def test_disk_full_names_the_disk_and_keeps_older_backups(shared_mongo: Any,
                                                           small_disk: Path) -> None:
     db = unique_db("diskfull")
