@@ -3,6 +3,7 @@ injected; flapping does not spam; the rules file changes rules or names what is 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -225,3 +226,17 @@ def test_collector_stops_on_a_bad_rules_file(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: ALERT_RULES_FILE {path}: unknown rule 'nope'")
     assert not (tmp_path / "ops.sqlite3").exists()
+
+
+def test_a_rules_file_is_read_again_only_when_it_changes(tmp_path: Path) -> None:
+    from ops.alerts import rules as rules_module
+
+    path = tmp_path / "rules.toml"
+    path.write_text("[rules.memory_high]\nthreshold = 70\n")
+    first = {r.name: r for r in load_rules(path)}
+    hits = rules_module._load_rules.cache_info().hits
+    assert {r.name: r for r in load_rules(path)} == first
+    assert rules_module._load_rules.cache_info().hits == hits + 1, "served without reading"
+    path.write_text("[rules.memory_high]\nthreshold = 75.5\n")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    assert {r.name: r for r in load_rules(path)}["memory_high"].threshold == 75.5

@@ -216,8 +216,10 @@ def test_a_full_disk_holds_samples_in_memory_and_writes_them_when_space_returns(
     finally:
         collector.close()
     written = {row["ts"] for row in store.tier_rows(RAW, columns=["ts"])}
+    events = store.events(0, tick.ts, sources=["store"])
+    store.close()  # the file closed, so the small disk can be unmounted
     assert set(stamps) <= written and tick.ts in written
     assert len(written) == ticks, "every tick is in the history, none lost"
-    [resumed] = store.events(0, tick.ts, sources=["store"])
+    [resumed] = events
     assert resumed.kind == "write_resumed"
     assert f"{len(stamps)} samples held in memory were written late" in (resumed.message or "")

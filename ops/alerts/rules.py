@@ -10,6 +10,7 @@ business (ops/alerts/engine.py), from each rule's `for_samples`, `for_seconds` a
 
 from __future__ import annotations
 
+import functools
 import math
 import tomllib
 from collections.abc import Callable, Mapping
@@ -236,9 +237,20 @@ def _read(path: Path) -> Any:
 
 
 def load_rules(path: Path | None) -> tuple[Rule, ...]:
-    """The default rules, changed by the rules file when there is one."""
+    """The default rules, changed by the rules file when there is one. Read again only
+    when the file changes (the Alerts page asks on every run)."""
     if path is None:
         return DEFAULT_RULES
+    try:
+        stat = path.stat()
+    except OSError as error:
+        raise RulesFileError(f"ALERT_RULES_FILE {path}: cannot read it: "
+                             f"{error.strerror or error}") from None
+    return _load_rules(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_rules(path: Path, mtime_ns: int, size: int) -> tuple[Rule, ...]:
     try:
         data = _read(path)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError) as error:
