@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -38,10 +39,12 @@ def fake_backup(directory: Path, when: datetime, status: str | None = "ok") -> s
     only names and manifests, so the bytes need not be an archive."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / archive_name(when)
-    path.write_bytes(os.urandom(64))
+    content = os.urandom(64)
+    path.write_bytes(content)
     if status is not None:
         write_manifest(Manifest(
-            id=backup_id(path), file=path.name, sha256="0" * 64, size_bytes=64, started=when,
+            id=backup_id(path), file=path.name, sha256=hashlib.sha256(content).hexdigest(),
+            size_bytes=64, started=when,
             finished=when, duration_s=1.0, server_version="7.0.0", tool="ops-dashboard test",
             status=status, verified=status == "ok"), path.with_name(path.name + ".json"))
     return backup_id(path)
@@ -153,3 +156,17 @@ def test_prune_real_backups(two_backups: tuple[Path, Manifest, Manifest]) -> Non
     assert [e.id for e in list_backups(backups)] == [second.id]
     assert prune(backups, 0, NOW + timedelta(days=365)) == []
     assert verify(backups / second.file, second).manifest_checked
+
+
+def test_a_damaged_newest_backup_is_not_trusted_to_keep_older_good_ones(
+        two_backups: tuple[Path, Manifest, Manifest]) -> None:
+    """A byte of the newest archive flipped on disk after it was verified: retention
+    must not take it as the newest good backup and delete the older, intact one."""
+    backups, first, second = two_backups
+    damaged = backups / second.file
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    assert list_backups(backups)[0].ok, "the catalogue alone still says ok"
+    assert prune(backups, 0, NOW + timedelta(days=365)) == [second.id]
+    assert [e.id for e in list_backups(backups)] == [first.id]
