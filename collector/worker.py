@@ -21,6 +21,7 @@ from filelock import Timeout
 
 from ops.backup.catalogue import list_backups, remove_partials
 from ops.backup.jobs import JobRunner, backup_lock
+from ops.backup.retention import still_intact
 from ops.backup.schedule import NEXT_BACKUP_KEY, catch_up_due, next_run
 from ops.config import Settings
 from ops.storage import Job, Store
@@ -50,6 +51,8 @@ class JobWorker:
         """Interrupted jobs marked, stray partial files removed, catch-up queued."""
         now_ms = self.runner.now_ms()
         for job in self.store.interrupt_jobs(now_ms, self._worker_alive):
+            if job.kind == "backup" and self._finished_anyway(job, now_ms):
+                continue
             self.store.record_event(now_ms, "backup", f"{job.kind}_interrupted",
                                     f"job {job.id} stopped before it finished")
             log.warning("%s job %d was interrupted (its worker stopped)", job.kind, job.id)
@@ -57,6 +60,24 @@ class JobWorker:
         if self.settings.enable_auto_backup and self.settings.mongo_uri is not None:
             self._schedule_next()
             self._catch_up()
+
+    def _finished_anyway(self, job: Job, now_ms: int) -> bool:
+        """A backup whose worker stopped after the archive got its final name (which
+        happens only once it is complete and verified) is recorded as the success it is,
+        so no job says interrupted and no backup_failed alert fires for a good backup."""
+        started = datetime.fromtimestamp((job.started_ts or job.requested_ts) / 1000 - 1, UTC)
+        made = next((e for e in list_backups(self.settings.backup_dir)
+                     if e.ok and e.manifest is not None and e.created >= started
+                     and still_intact(e)), None)
+        if made is None or made.manifest is None:
+            return False
+        self.store.finish_job(job.id, now_ms, "ok", result=made.manifest.to_dict())
+        self.store.record_event(now_ms, "backup", "backup_ok",
+                                f"{made.file.name}: complete and verified when job {job.id}'s "
+                                "worker stopped; recorded at start")
+        log.warning("backup job %d: its worker stopped after %s was complete; recorded as ok",
+                    job.id, made.file.name)
+        return True
 
     def _worker_alive(self, job: Job) -> bool:
         if job.hostname == self.hostname:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -294,3 +295,54 @@ def test_wait_gives_up_with_one_line_when_the_collector_stops(
         collector.send_signal(signal.SIGCONT)
         collector.send_signal(signal.SIGTERM)
         collector.wait(30)
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has just exited: a worker killed with -9."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_start_up_reconciles_files_manifests_and_jobs_after_a_kill(
+        env: dict[str, str], shared_mongo: Any) -> None:
+    """Two kills a hostile week gave: just after the archive got its final name (the job
+    said interrupted and backup_failed fired for a good backup), and just before (an
+    orphan manifest stayed forever)."""
+    db = unique_db("reconcile")
+    seed(shared_mongo.uri, db, {"items": [{"n": i} for i in range(20)]})
+    settings = settings_for(env, shared_mongo.uri, db, ENABLE_AUTO_BACKUP="false")
+    store = Store(settings.database_path)
+    store.request_job("backup", "test", 1000)
+    job = store.claim_job(int(time.time() * 1000) - 2000, _dead_pid(), socket.gethostname())
+    assert job is not None
+    done = dump(shared_mongo.uri, settings.backup_dir, [db])  # renamed, then the kill
+
+    later = dump(shared_mongo.uri, settings.backup_dir, [db],
+                 now=datetime.now(UTC) + timedelta(minutes=1))
+    final = settings.backup_dir / later.file  # killed before the rename instead:
+    final.rename(final.with_name(final.name + ".partial"))
+
+    JobWorker(settings).recover()
+
+    finished = store.job(job.id)
+    assert finished is not None and finished.status == "ok", finished
+    assert finished.result is not None and finished.result["file"] == done.file
+    kinds = event_kinds(store)
+    assert "backup_ok" in kinds and "backup_interrupted" not in kinds
+    assert [e.id for e in list_backups(settings.backup_dir)] == [done.id]
+    left = sorted(p.name for p in settings.backup_dir.iterdir() if not p.name.startswith("."))
+    assert left == [done.file, f"{done.file}.json"], "no partial, no orphan manifest"
+
+
+def test_an_interrupted_backup_that_left_nothing_stays_interrupted(
+        env: dict[str, str], shared_mongo: Any) -> None:
+    settings = settings_for(env, shared_mongo.uri, unique_db("nothing"),
+                            ENABLE_AUTO_BACKUP="false")
+    store = Store(settings.database_path)
+    store.request_job("backup", "test", 1000)
+    job = store.claim_job(int(time.time() * 1000), _dead_pid(), socket.gethostname())
+    assert job is not None
+    JobWorker(settings).recover()
+    assert store.job(job.id).status == "interrupted"
+    assert "backup_interrupted" in event_kinds(store)

@@ -14,6 +14,7 @@ from pathlib import Path
 from ops.backup.errors import NotFoundError
 from ops.backup.manifest import (
     ARCHIVE_SUFFIX,
+    MANIFEST_SUFFIX,
     PARTIAL_SUFFIX,
     PREFIX,
     Manifest,
@@ -109,12 +110,16 @@ def find(backup_dir: Path, id_or_file: str | Path) -> BackupEntry:
 
 
 def remove_partials(backup_dir: Path) -> list[Path]:
-    """Delete leftovers of interrupted dumps; call only while no dump is running."""
+    """Delete leftovers of interrupted dumps (partial archives, temporary manifests, a
+    manifest whose archive never got its name); call only while no dump is running."""
     backup_dir = Path(backup_dir)
     if not backup_dir.is_dir():
         return []
+    orphans = [m for m in backup_dir.glob(f"{PREFIX}*{ARCHIVE_SUFFIX}{MANIFEST_SUFFIX}")
+               if not m.with_name(m.name.removesuffix(MANIFEST_SUFFIX)).exists()]
     leftovers = [*backup_dir.glob(f"{PREFIX}*{ARCHIVE_SUFFIX}{PARTIAL_SUFFIX}"),
-                 *backup_dir.glob(".manifest-*.tmp")]
+                 *backup_dir.glob(".manifest-*.tmp"),
+                 *orphans]  # a manifest written just before a kill stopped the rename
     removed = []
     for path in sorted(leftovers):
         path.unlink(missing_ok=True)
