@@ -19,7 +19,10 @@ import logging  # noqa: E402
 import signal  # noqa: E402
 from dataclasses import asdict  # noqa: E402
 
+from filelock import FileLock  # noqa: E402
+
 from collector.loop import Collector, Tick  # noqa: E402
+from collector.single import AlreadyRunningError, claim  # noqa: E402
 from collector.worker import JobWorker  # noqa: E402
 from ops.alerts.notify import Notifier, announce  # noqa: E402
 from ops.alerts.rules import Rule, RulesFileError, load_rules  # noqa: E402
@@ -89,8 +92,19 @@ def open_store(settings: Settings) -> Store:
         raise SystemExit(2) from None
 
 
+def claim_data_dir(settings: Settings) -> FileLock:
+    """This process's hold on the data directory, or exit 2 naming the collector that
+    has it."""
+    try:
+        return claim(settings.ops_data_dir)
+    except AlreadyRunningError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def run_forever(settings: Settings) -> int:
     rules = alert_rules(settings)
+    hold = claim_data_dir(settings)  # noqa: F841  (held until the process ends)
     store = open_store(settings)
     watch = AlertWatch(store, settings, rules, announce)
 

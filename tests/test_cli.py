@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -144,3 +145,51 @@ def test_a_store_file_that_is_not_ours_stops_every_program_with_one_line(
         assert len(lines) == 1 and lines[0].startswith(f"error: {store_file} "), result.stderr
         assert says in lines[0] and "s3cret" not in result.stderr
     assert store_file.read_bytes() == before, "the file is never modified"
+
+
+def test_samples_reads_as_times_and_help_speaks_to_admins(env: dict[str, str]) -> None:
+    store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
+    store.ensure_columns(["host_up"])
+    store.append_sample(1_790_000_000_000, {"host_up": 1})
+    store.beat(Heartbeat(1, "h", 1_790_000_000_000, 1_790_000_000_000, 5.0, "0.1.0"))
+    shown = json.loads(run_ops(env, "samples").stdout)
+    assert shown["samples"] == 1
+    assert shown["first"] == shown["last"] == "2026-09-21T14:13:20Z"
+    assert shown["collector_last_tick"] == "2026-09-21T14:13:20Z"
+    helped = run_ops(env, "--help").stdout
+    assert "./run ops COMMAND" in helped and "the README and the tests" not in helped
+
+
+def test_the_run_script_runs_ops_commands_from_a_plain_shell(env: dict[str, str]) -> None:
+    """`./run ops ...` needs no activated environment: the system Python lacks the
+    packages, the project's own environment has them."""
+    plain = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), **env}
+    result = subprocess.run(["./run", "ops", "samples"], cwd=ROOT, env=plain,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["samples"] == 0
+
+
+def test_a_second_collector_on_the_same_data_directory_stops_naming_the_first(
+        env: dict[str, str]) -> None:
+    environ = {**os.environ, **env, "SAMPLE_INTERVAL_SECONDS": "1"}
+    first = subprocess.Popen([sys.executable, "-m", "collector"], cwd=ROOT, env=environ,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
+        deadline = time.monotonic() + 60
+        while store.heartbeat() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        second = subprocess.run([sys.executable, "-m", "collector"], cwd=ROOT, env=environ,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2
+        [line] = second.stderr.strip().splitlines()
+        assert line.startswith(f"error: another collector (pid {first.pid} on ")
+        assert env["OPS_DATA_DIR"] in line
+        samples = store.sample_count()
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(30) == 0
+    pid_file = Path(env["OPS_DATA_DIR"]) / "collector.pid"
+    assert pid_file.stat().st_mode & 0o077 == 0, "private to the service's user"
+    assert samples >= 1

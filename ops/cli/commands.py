@@ -42,14 +42,16 @@ def _up_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _samples(settings: Settings, args: argparse.Namespace) -> int:
+    from ops.clock import iso_ms
     from ops.storage import Store
 
     store = Store(settings.database_path)
     span = store.time_span()
     heartbeat = store.heartbeat()
     json.dump({"database": str(settings.database_path), "samples": store.sample_count(),
-               "first_ts": span[0] if span else None, "last_ts": span[1] if span else None,
-               "collector_last_tick_ts": heartbeat.last_tick_ts if heartbeat else None},
+               "first": iso_ms(span[0]) if span else None,
+               "last": iso_ms(span[1]) if span else None,
+               "collector_last_tick": iso_ms(heartbeat.last_tick_ts) if heartbeat else None},
               sys.stdout, indent=2)
     print()
     return 0
@@ -156,7 +158,9 @@ COMMANDS: tuple[Command, ...] = (
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
+    top = argparse.ArgumentParser(
+        prog="python -m ops", description="Backups, status and the first run of the ops "
+        "dashboard (from a shell without its environment: ./run ops COMMAND).")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         sub = commands.add_parser(command.name, help=command.help, description=command.help)

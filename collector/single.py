@@ -1,0 +1,45 @@
+"""One collector per data directory: a second one would write its own samples (say,
+host-only, from a shell without the settings) into the live history.
+
+The first collector holds an exclusive lock on `collector.lock` for its whole life (the
+kernel drops it when the process dies, even by SIGKILL) and writes its pid beside it,
+so the second can say whom it found.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+LOCK_NAME = "collector.lock"
+PID_NAME = "collector.pid"
+
+
+class AlreadyRunningError(RuntimeError):
+    """Another collector holds the data directory."""
+
+
+def claim(data_dir: Path) -> FileLock:
+    """Hold the data directory for this process; AlreadyRunningError names the holder."""
+    lock = FileLock(data_dir / LOCK_NAME, mode=0o600, thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise AlreadyRunningError(f"another collector ({_holder(data_dir)}) is already sampling "
+                             f"into {data_dir}: stop it first, or give this one its own "
+                             "OPS_DATA_DIR") from None
+    pid_file = data_dir / PID_NAME
+    pid_file.write_text(f"{os.getpid()} {socket.gethostname()}\n")
+    pid_file.chmod(0o600)
+    return lock
+
+
+def _holder(data_dir: Path) -> str:
+    try:
+        pid, _, host = (data_dir / PID_NAME).read_text().strip().partition(" ")
+    except OSError:
+        return "pid unknown"
+    return f"pid {pid} on {host}" if host else f"pid {pid}"
