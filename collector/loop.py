@@ -90,10 +90,11 @@ class Collector:
         back_from = self.last_ts if self.last_ts is not None and ts <= self.last_ts else None
         self.last_ts, self.last_monotonic = ts, time.monotonic()
         self.held.add(HeldSample(ts, readings, row, back_from))
-        if self._write_held(ts):
-            ts = self.last_written_ts
-            self._housekeeping(ts)
         tick = Tick(ts, readings, row)
+        if not self._write_held(ts):
+            return tick  # alerts judge and record stored history: they wait with it
+        tick.ts = self.last_written_ts
+        self._housekeeping(tick.ts)
         for hook in self.after_tick:
             try:
                 hook(tick)
