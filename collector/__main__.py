@@ -17,9 +17,9 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import signal  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from dataclasses import asdict  # noqa: E402
-
-from filelock import FileLock  # noqa: E402
+from typing import TypeVar  # noqa: E402
 
 from collector.loop import Collector, Tick  # noqa: E402
 from collector.single import AlreadyRunningError, claim  # noqa: E402
@@ -35,6 +35,7 @@ from ops.startup import settings_or_exit, setup_logging, writable_dirs_or_exit  
 from ops.storage import Store, StoreError  # noqa: E402
 
 log = logging.getLogger("collector")
+T = TypeVar("T")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,38 +75,26 @@ def log_start_up(settings: Settings) -> None:
              settings.database_path)
 
 
+def or_exit(make: Callable[[], T], *errors: type[Exception]) -> T:
+    """`make()`, or exit status 2 with the error's one line: a setting or a file for the
+    admin to fix (a bad rules file, a history file that is not ours, a data directory
+    another collector holds) is said before anything runs."""
+    try:
+        return make()
+    except errors as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def alert_rules(settings: Settings) -> tuple[Rule, ...]:
-    """The rules in force, or exit status 2 with one line when the rules file is bad."""
-    try:
-        return load_rules(settings.alert_rules_file)
-    except RulesFileError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-def open_store(settings: Settings) -> Store:
-    """The history, or exit status 2 with one line when the file is not ours to use."""
-    try:
-        return Store(settings.database_path)
-    except StoreError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-def claim_data_dir(settings: Settings) -> FileLock:
-    """This process's hold on the data directory, or exit 2 naming the collector that
-    has it."""
-    try:
-        return claim(settings.ops_data_dir)
-    except AlreadyRunningError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+    return or_exit(lambda: load_rules(settings.alert_rules_file), RulesFileError)
 
 
 def run_forever(settings: Settings) -> int:
     rules = alert_rules(settings)
-    hold = claim_data_dir(settings)  # noqa: F841  (held until the process ends)
-    store = open_store(settings)
+    # Held until the process ends: a second collector on this data directory exits 2.
+    hold = or_exit(lambda: claim(settings.ops_data_dir), AlreadyRunningError)  # noqa: F841
+    store = or_exit(lambda: Store(settings.database_path), StoreError)
     watch = AlertWatch(store, settings, rules, announce)
 
     def judge_alerts(tick: Tick) -> None:

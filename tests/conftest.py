@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,14 +65,13 @@ def env(data_dir: Path) -> dict[str, str]:
     return {"OPS_DATA_DIR": str(data_dir)}
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 2 MiB filesystem (tmpfs), so writes fail with ENOSPC as on a full disk."""
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
+@contextmanager
+def mounted_tmpfs(mount_point: Path, options: str) -> Iterator[Path]:
+    """A real tmpfs at `mount_point` (root and mount(8) needed, else the test is skipped),
+    unmounted after - lazily if a file on it is still open."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a size-limited tmpfs needs root and mount(8)")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
+        pytest.skip("mounting a tmpfs needs root and mount(8)")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount_point)],
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         pytest.skip(f"mounting a tmpfs is not permitted here: {done.stderr.strip()}")
@@ -79,4 +79,13 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount_point
     finally:
         if subprocess.run(["umount", str(mount_point)], check=False).returncode != 0:
-            subprocess.run(["umount", "--lazy", str(mount_point)], check=False)  # still open
+            subprocess.run(["umount", "--lazy", str(mount_point)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 2 MiB filesystem (tmpfs), so writes fail with ENOSPC as on a full disk."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    with mounted_tmpfs(mount_point, "size=2m") as path:
+        yield path

@@ -10,8 +10,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +28,7 @@ from ops.backup.restore import RestoreProgress, restore
 from ops.config import load_settings
 from ops.storage import Job
 from tests.backup_data import flip_byte, seed, unique_db
+from tests.conftest import mounted_tmpfs
 from tests.servers import free_port
 
 NOW = datetime(2026, 11, 27, 3, 0, 0, tzinfo=UTC)
@@ -188,16 +187,8 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
         yield path
         path.chmod(0o755)
         return
-    if shutil.which("mount") is None:
-        pytest.skip("a read-only directory for root needs mount(8)")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(path)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"mounting a tmpfs is not permitted here: {done.stderr.strip()}")
-    try:
+    with mounted_tmpfs(path, "ro,size=1m"):
         yield path
-    finally:
-        subprocess.run(["umount", str(path)], check=False)
 
 
 def test_read_only_backup_directory(shared_mongo: Any, read_only_dir: Path) -> None:
