@@ -15,14 +15,24 @@ from ops import formatting
 from ops.clock import DAY_MS, HOUR_MS
 from ops.config import Settings
 from ops.storage import Store
-from ops.storage.tiers import FIVE_MINUTES, MINUTE, RAW, ROLLUPS, TIERS, Tier, built_from, built_on
+from ops.storage.tiers import (
+    FIVE_MINUTES,
+    HOUR,
+    MINUTE,
+    RAW,
+    ROLLUPS,
+    TIERS,
+    Tier,
+    built_from,
+    built_on,
+)
 
 log = logging.getLogger("ops.housekeeping")
 
 CHUNK_MS = 6 * HOUR_MS  # one write transaction rolls up at most this much
 KEEP_RAW_MS = HOUR_MS  # the size cap never takes the newest hour of raw samples
-CAP_STEP_MS = {RAW.name: HOUR_MS, MINUTE.name: 24 * HOUR_MS, FIVE_MINUTES.name: 24 * HOUR_MS,
-               "1h": 7 * 24 * HOUR_MS}
+CAP_STEP_MS = {RAW.name: HOUR_MS, MINUTE.name: DAY_MS, FIVE_MINUTES.name: DAY_MS,
+               HOUR.name: 7 * DAY_MS}
 MB = 1024 * 1024
 
 

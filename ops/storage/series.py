@@ -190,36 +190,24 @@ def _with_rates(row: dict[str, Any], counters: Sequence[str]) -> dict[str, Any]:
 # --- rollups: built by the collector as time passes ---
 
 
+def _rollup_parts(metric: str) -> list[tuple[str, str, str]]:
+    """Each rollup column of one raw metric column, with how it is made from raw samples
+    and from a finer rollup's rows (sums and counts add, extremes of extremes): one
+    table, so columns and the SQL that fills them cannot drift apart."""
+    if metric.endswith("_delta"):
+        base = metric.removesuffix("_delta")
+        return [(f"{base}_sum", f"sum({metric})", f"sum({base}_sum)"),
+                (f"{base}_secs", f"sum(CASE WHEN {metric} IS NOT NULL THEN dt_s END)",
+                 f"sum({base}_secs)")]
+    return [(f"{metric}_sum", f"sum({metric})", f"sum({metric}_sum)"),
+            (f"{metric}_n", f"count({metric})", f"sum({metric}_n)"),
+            (f"{metric}_min", f"min({metric})", f"min({metric}_min)"),
+            (f"{metric}_max", f"max({metric})", f"max({metric}_max)")]
+
+
 def rollup_columns(metrics: Sequence[str]) -> list[str]:
     """A rollup tier's columns for the raw metric columns: additive partial sums."""
-    columns = []
-    for name in metrics:
-        if name.endswith("_delta"):
-            base = name.removesuffix("_delta")
-            columns += [f"{base}_sum", f"{base}_secs"]
-        else:
-            columns += [f"{name}_sum", f"{name}_n", f"{name}_min", f"{name}_max"]
-    return columns
-
-
-def _rollup_sources(metrics: Sequence[str]) -> list[str]:
-    sources = []
-    for name in metrics:
-        if name.endswith("_delta"):
-            sources += [f"sum({name})", f"sum(CASE WHEN {name} IS NOT NULL THEN dt_s END)"]
-        else:
-            sources += [f"sum({name})", f"count({name})", f"min({name})", f"max({name})"]
-    return sources
-
-
-def _resum_sources(metrics: Sequence[str]) -> list[str]:
-    """A coarser rollup from a finer one: sums and counts add, extremes of extremes."""
-    sources = []
-    for column in rollup_columns(metrics):
-        kind = column.rsplit("_", 1)[1]  # sum, n, secs, min or max
-        function = kind if kind in ("min", "max") else "sum"
-        sources.append(f"{function}({column})")
-    return sources
+    return [column for metric in metrics for column, _, _ in _rollup_parts(metric)]
 
 
 def roll_up(conn: sqlite3.Connection, metrics: Sequence[str], tier: Tier, lo: int,
@@ -227,12 +215,13 @@ def roll_up(conn: sqlite3.Connection, metrics: Sequence[str], tier: Tier, lo: in
     """(Re)build `tier`'s rows for [lo, hi) from the tier it is built from (raw samples,
     or a finer rollup); returns rows written."""
     source = built_from(tier)
-    targets = ["ts", "n", "dt_s", *rollup_columns(metrics)]
+    parts = [part for metric in metrics for part in _rollup_parts(metric)]
+    targets = ["ts", "n", "dt_s", *(column for column, _, _ in parts)]
     bucket = f"(ts / {tier.step_ms}) * {tier.step_ms} AS bucket"
     if source.is_raw:
-        sources = [bucket, "count(*)", "sum(dt_s)", *_rollup_sources(metrics)]
+        sources = [bucket, "count(*)", "sum(dt_s)", *(raw for _, raw, _ in parts)]
     else:
-        sources = [bucket, "sum(n)", "sum(dt_s)", *_resum_sources(metrics)]
+        sources = [bucket, "sum(n)", "sum(dt_s)", *(finer for _, _, finer in parts)]
     cursor = conn.execute(
         f"INSERT OR REPLACE INTO {tier.table} ({', '.join(targets)}) "
         f"SELECT {', '.join(sources)} FROM {source.table} WHERE ts >= ? AND ts < ? "

@@ -131,15 +131,14 @@ class Store:
         unknown = set(row) - known - {"ts"}
         if unknown:
             raise ValueError(f"sample has columns the store does not know: {sorted(unknown)}")
-        taken = {r[0] for r in self._execute(
-            "SELECT ts FROM samples WHERE ts >= ? AND ts < ?", (ts, ts + 1000)).fetchall()}
-        while ts in taken:
-            ts += 1
-        placeholders = ", ".join("?" for _ in names)
-        values = [ts] + [row[name] for name in names[1:]]
-        self._execute(f"INSERT INTO samples ({', '.join(names)}) VALUES ({placeholders})",
-                      values)
-        return ts
+        sql = f"INSERT INTO samples ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        values = [row[name] for name in names[1:]]
+        while True:
+            try:
+                self._execute(sql, [ts, *values])
+                return ts
+            except sqlite3.IntegrityError:  # only ts is constrained: a sample sits there
+                ts += 1
 
     def record_event(self, ts: int, source: str, kind: str, message: str | None = None) -> None:
         self._execute("INSERT INTO events (ts, source, kind, message) VALUES (?, ?, ?, ?)",

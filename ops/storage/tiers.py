@@ -1,5 +1,5 @@
-"""Tiers of history: raw samples, 1-minute and 1-hour rollups, and how a range query
-uses them.
+"""Tiers of history: raw samples, 1-minute, 5-minute and 1-hour rollups, and how a
+range query uses them.
 
 A rollup row covers [ts, ts + step) and keeps, for every gauge, its sum, count, minimum
 and maximum, and for every counter its summed deltas and the seconds they cover - all
