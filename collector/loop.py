@@ -55,7 +55,6 @@ class Collector:
         self.counters = CounterTracker()
         self.started_ts = clock()
         self.last_ts: int | None = None
-        self.last_written_ts = 0
         self.held = HeldSamples()
         self.last_monotonic = time.monotonic()
         self.after_tick = after_tick or []
@@ -91,9 +90,10 @@ class Collector:
         self.last_ts, self.last_monotonic = ts, time.monotonic()
         self.held.add(HeldSample(ts, readings, row, back_from))
         tick = Tick(ts, readings, row)
-        if not self._write_held(ts):
+        written_ts = self._write_held(ts)
+        if written_ts is None:
             return tick  # alerts judge and record stored history: they wait with it
-        tick.ts = self.last_written_ts
+        tick.ts = written_ts
         self._housekeeping(tick.ts)
         for hook in self.after_tick:
             try:
@@ -118,25 +118,25 @@ class Collector:
             row.update(self.counters.row(reading, fields[reading.source]))
         return row
 
-    def _write_held(self, now_ts: int) -> bool:
-        """Write every held sample, oldest first; False (the rest kept) when the store
-        cannot be written. The sampling goes on either way."""
-        written = 0
+    def _write_held(self, now_ts: int) -> int | None:
+        """Write every held sample, oldest first; the ts the newest got, or None (the
+        rest kept) when the store cannot be written. The sampling goes on either way."""
+        written, last_ts = 0, None
         while self.held.samples:
             sample = self.held.samples[0]
             states = dict(self.states)  # a failed write must not swallow a transition
             try:
-                self.last_written_ts = self._write(sample)
+                last_ts = self._write(sample)
             except sqlite3.Error as err:
                 self.states = states
                 if self.held.failed(now_ts, one_line(err)):
                     log.error("cannot write the history, holding samples in memory: %s",
                               one_line(err), exc_info=True)
-                return False
+                return None
             self.held.samples.popleft()
             written += 1
         self._note_recovery(now_ts, written)
-        return True
+        return last_ts
 
     def _note_recovery(self, now_ts: int, written: int) -> None:
         line = self.held.recovered(now_ts, written - 1)  # the newest was on time
