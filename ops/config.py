@@ -262,6 +262,10 @@ SETTINGS: tuple[Setting, ...] = (
             _secret, secret=True),
     Setting("OPS_API_TOKEN", None, "When set, JSON endpoints other than health need "
             "Authorization: Bearer <token>.", _secret, secret=True),
+    Setting("OPS_SESSION_HOURS", "12", "Hours a login lasts (a signed cookie), 1 to 720.",
+            _int_range(1, 720, "hours")),
+    Setting("OPS_ALLOW_NO_PASSWORD", "false", "Serve the pages without OPS_ADMIN_PASSWORD "
+            "to clients beyond this machine; only behind access control of your own.", _bool),
 )
 
 
@@ -295,6 +299,8 @@ class Settings:
     alert_email_to: list[str] | None
     ops_admin_password: Secret | None
     ops_api_token: Secret | None
+    ops_session_hours: int
+    ops_allow_no_password: bool
 
     @property
     def database_path(self) -> Path:
