@@ -1,18 +1,28 @@
 """The dashboard: `streamlit run streamlit_app.py`.
 
-Imported as a module by the server, this file builds the ASGI app (`app`): Streamlit plus
-the JSON endpoints, /metrics and backup downloads. Run as the page script of a browser
-session (`__main__`), it draws the frame and the page navigation.
+Imported as a module by the server, this file builds the ASGI app (`app`): Streamlit
+behind the gate of ops.web.guard (login, loopback-only without a password, security
+headers), plus the JSON endpoints, /metrics, backup downloads and the login form. Run as
+the page script of a browser session (`__main__`), it draws the frame and the page
+navigation.
 """
 
 import streamlit as st
+from starlette.middleware import Middleware
+from starlette.routing import Route
 from streamlit.runtime.pages_manager import PagesManager
 
 from ops.web.downloads import routes as download_routes
+from ops.web.guard import Guard, api_not_found
+from ops.web.login import routes as login_routes
 from ops.web.routes import routes as api_routes
 from pages.common import banners, logged_in, require_login, settings_or_stop
 
-app = st.App("streamlit_app.py", routes=[*api_routes(), *download_routes()])
+app = st.App("streamlit_app.py", middleware=[Middleware(Guard)], routes=[
+    *api_routes(), *download_routes(), *login_routes(),
+    Route("/api/{rest:path}", api_not_found,
+          methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
+])
 
 # Pages are declared with st.navigation below. Without this, a server whose first
 # visitor opens a page URL (say a bookmarked /history) would fall back to Streamlit's
@@ -23,8 +33,6 @@ if __name__ == "__main__":
     st.set_page_config(page_title="Ops dashboard", page_icon=":material/monitor_heart:",
                        layout="wide")
     settings = settings_or_stop()
-    # Navigation first (hidden until login), so a page URL asked for before logging in
-    # (a bookmarked /history) is still the page shown after it.
     navigation = st.navigation([
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:",
                 default=True),

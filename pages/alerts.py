@@ -11,7 +11,7 @@ from ops.alerts.rules import RulesFileError, load_rules
 from ops.clock import now_ms
 from ops.storage import alerts as records
 from ops.storage.outbox import recent
-from pages.common import page_settings, store
+from pages.common import page_settings, plain, store
 
 settings = page_settings()
 db = store(str(settings.database_path))
@@ -25,7 +25,8 @@ if not firing:
     st.success("Nothing is firing.", icon=":material/check_circle:")
 for alert in firing:
     since = formatting.age(alert.firing_ts, now).replace(" ago", "")
-    st.error(f"**{alert.severity}** · {alert.message} · for {since}", icon=":material/error:")
+    st.error(f"**{plain(alert.severity)}** · {plain(alert.message)} · for {since}",
+             icon=":material/error:")
 
 st.subheader("History")
 past = records.history(db)

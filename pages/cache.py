@@ -8,15 +8,15 @@ import streamlit as st
 from ops import formatting
 from ops.clock import now_ms
 from ops.views.detail import redis_detail
-from pages.common import page_settings, service_detail
+from pages.common import page_settings, plain, service_detail
 
 settings = page_settings()
 detail, choice = service_detail("Redis", "redis", settings.redis_url is not None,
                                 "Totals over", redis_detail)
 now = now_ms()
-st.caption(f"{detail.state(now)} · version {detail.info.get('version', '?')} · uptime "
+st.caption(f"{detail.state(now)} · version {plain(detail.info.get('version', '?'))} · uptime "
            f"{formatting.uptime(detail.values.get('uptime_s'))} · role "
-           f"{detail.info.get('role', '?')} · {settings.redis_url}")
+           f"{plain(detail.info.get('role', '?'))} · {plain(settings.redis_url)}")
 
 t = detail.totals
 st.subheader("Hit rate")

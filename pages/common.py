@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 
 import streamlit as st
@@ -11,7 +13,18 @@ from ops.clock import now_ms
 from ops.config import Settings, SettingsError, load_settings
 from ops.storage import Store, StoreError
 from ops.views.detail import Detail
-from ops.web.auth import LoginThrottle
+from ops.web.sessions import Session
+
+# Every ASCII punctuation character: each may start Markdown syntax (links, images,
+# emphasis, HTML, :colour[...] and :icon: shortcodes, $math$), and each may be escaped.
+_MARKDOWN_SYNTAX = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def plain(text: object) -> str:
+    """Text a service, a database or an error controls, made inert for the Markdown that
+    st.markdown, st.caption, st.error and friends render: shown as typed, on one line,
+    never a link, an image or HTML."""
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", " ".join(str(text).split()))
 
 
 def settings_or_stop() -> Settings:
@@ -55,53 +68,71 @@ def banners(settings: Settings) -> None:
         st.warning(collector.message, icon=":material/warning:")
     alerts = firing(db)
     if alerts:
-        st.error(f"{len(alerts)} alert(s) firing: " + "; ".join(a.message or a.rule
+        st.error(f"{len(alerts)} alert(s) firing: " + "; ".join(plain(a.message or a.rule)
                                                                 for a in alerts[:3])
                  + (" ..." if len(alerts) > 3 else "") + " - see Alerts.",
                  icon=":material/notifications_active:")
 
 
-@st.cache_resource
-def login_throttle() -> LoginThrottle:
-    """One throttle for the whole server, so guesses from many sessions add up."""
-    return LoginThrottle()
-
-
 def page_settings() -> Settings:
     """What every page starts with: the settings, and nothing at all before login (so a
-    page can never be shown around the frame's login form)."""
+    page can never be shown around the frame's login check)."""
     settings = settings_or_stop()
     if not logged_in(settings):
         st.stop()
     return settings
 
 
+def _session(settings: Settings) -> Session | None:
+    """This browser's login session, from the cookie its websocket was opened with."""
+    from ops.web.sessions import COOKIE, valid_session
+
+    return valid_session(settings, store(str(settings.database_path)),
+                         st.context.cookies.get(COOKIE))
+
+
 def logged_in(settings: Settings) -> bool:
-    return settings.ops_admin_password is None or bool(st.session_state.get("logged_in"))
+    """Pages may be drawn: a valid session, or no password and served on loopback only
+    (the server's gate, ops.web.guard, judged the client before the app ever ran)."""
+    from ops.web.guard import pages_refused
+
+    if settings.ops_admin_password is None:
+        return pages_refused(settings, None) is None
+    return _session(settings) is not None
+
+
+def _go(path: str) -> None:
+    """Send the browser to a page of the server (the login form, /logout)."""
+    st.html(f"<script>window.location.replace({json.dumps(path)})</script>",
+            unsafe_allow_javascript=True)
 
 
 def require_login(settings: Settings) -> bool:
-    """With OPS_ADMIN_PASSWORD set, show only the login form until the password is given;
-    True when the pages may be shown."""
+    """True when the pages may be shown. Logging in happens at /login (an HTTP form that
+    sets the session cookie); here: the Log out button, and the way back to /login when
+    the session ended while the page stayed open."""
+    from ops.web.guard import pages_refused
+    from ops.web.sessions import revoke
+
     if settings.ops_admin_password is None:
+        refused = pages_refused(settings, None)
+        if refused is not None:
+            st.error(refused, icon=":material/lock:")
+            return False
         st.sidebar.caption("No password set: this dashboard is for this machine only. Set "
                            "`OPS_ADMIN_PASSWORD` to require a login (and before exposing it).")
         return True
-    if st.session_state.get("logged_in"):
-        if st.sidebar.button("Log out", icon=":material/logout:"):
-            st.session_state["logged_in"] = False
-            st.rerun()
-        return True
-    st.title("Ops dashboard")
-    with st.form("login"):
-        given = st.text_input("Password", type="password")
-        submitted = st.form_submit_button("Log in")
-    if submitted:
-        if login_throttle().attempt(given, settings.ops_admin_password):
-            st.session_state["logged_in"] = True
-            st.rerun()
-        st.error("Wrong password.")
-    return False
+    session = _session(settings)
+    if session is None:
+        st.title("Ops dashboard")
+        st.info("Your session has ended: [log in again](/login).", icon=":material/lock:")
+        _go("/login")
+        return False
+    if st.sidebar.button("Log out", icon=":material/logout:"):
+        revoke(store(str(settings.database_path)), session)
+        _go("/logout")
+        st.stop()
+    return True
 
 
 def service_detail(label: str, source: str, configured: bool, range_label: str,
@@ -126,5 +157,5 @@ def service_detail(label: str, source: str, configured: bool, range_label: str,
         st.warning(f"No {label} sample yet: is the collector running?")
         st.stop()
     if not detail.latest.up:
-        st.error(f"{label} is down: {detail.latest.error}", icon=":material/error:")
+        st.error(f"{label} is down: {plain(detail.latest.error)}", icon=":material/error:")
     return detail, choice

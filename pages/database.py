@@ -8,15 +8,15 @@ import streamlit as st
 from ops import formatting
 from ops.clock import now_ms
 from ops.views.detail import MONGO_COUNTERS, mongo_detail
-from pages.common import page_settings, service_detail
+from pages.common import page_settings, plain, service_detail
 
 settings = page_settings()
 detail, choice = service_detail("MongoDB", "mongo", settings.mongo_uri is not None,
                                 "Rates over", mongo_detail)
 now = now_ms()
-st.caption(f"{detail.state(now)} · version {detail.info.get('version', '?')} · uptime "
+st.caption(f"{detail.state(now)} · version {plain(detail.info.get('version', '?'))} · uptime "
            f"{formatting.uptime(detail.values.get('uptime_s'))} · "
-           f"{detail.info.get('host', '')}")
+           f"{plain(detail.info.get('host', ''))}")
 
 cols = st.columns(4)
 cols[0].metric("Connections", detail.value("connections_current"))

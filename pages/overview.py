@@ -14,7 +14,7 @@ from ops.heartbeat import collector_state
 from ops.uptime import uptime_table
 from ops.views.backups import summary
 from ops.views.overview import host_figures, service_tiles
-from pages.common import page_settings, store
+from pages.common import page_settings, plain, store
 
 settings = page_settings()
 db = store(str(settings.database_path))
@@ -37,9 +37,9 @@ def live() -> None:
                 setting, example = service(tile.source).setting, service(tile.source).example
                 st.markdown(f"Not watched. Set `{setting}`, e.g.  \n`{setting}={example}`")
             else:
-                st.markdown(tile.figure)
+                st.markdown(plain(tile.figure))
             if tile.since:
-                st.caption(f"{tile.state} for {tile.since}" + (f" · {tile.detail}"
+                st.caption(f"{tile.state} for {tile.since}" + (f" · {plain(tile.detail)}"
                                                                 if tile.detail else ""))
     host = host_figures(db)
     st.subheader("Host")
