@@ -18,13 +18,19 @@ from ops.web.sessions import Session
 # Every ASCII punctuation character: each may start Markdown syntax (links, images,
 # emphasis, HTML, :colour[...] and :icon: shortcodes, $math$), and each may be escaped.
 _MARKDOWN_SYNTAX = re.compile(r"([!-/:-@\[-`{-~])")
+# Escapes do not stop GitHub-style autolinks, which are found in the text after it is
+# parsed: an invisible word joiner inside each `://`, `www.` and `@` does.
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 
 
 def plain(text: object) -> str:
     """Text a service, a database or an error controls, made inert for the Markdown that
-    st.markdown, st.caption, st.error and friends render: shown as typed, on one line,
-    never a link, an image or HTML."""
-    return _MARKDOWN_SYNTAX.sub(r"\\\1", " ".join(str(text).split()))
+    st.markdown, st.caption, st.error and friends render: shown as typed (but for an
+    invisible word joiner that unlinks URLs), on one line, never a link, an image or
+    HTML."""
+    unlinked = _AUTOLINK.sub(WORD_JOINER, " ".join(str(text).split()))
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", unlinked)
 
 
 def settings_or_stop() -> Settings:

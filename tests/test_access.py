@@ -20,19 +20,28 @@ def test_password_compare() -> None:
     assert not password_matches("", Secret("s3cret"))
 
 
-def test_wrong_passwords_are_slowed_down_and_the_window_forgets() -> None:
+def test_password_checks_take_slots_per_address_and_the_window_forgets() -> None:
     now = [0.0]
-    slept: list[float] = []
-    throttle = LoginThrottle(clock=lambda: now[0], sleep=slept.append)
-    for _ in range(4):
-        assert not throttle.attempt("guess", Secret("right"))
-    assert throttle.attempt("right", Secret("right"))
-    assert slept == [0.0, 0.5, 1.0, 2.0, 4.0]
-    for _ in range(10):
-        throttle.attempt("guess", Secret("right"))
-    assert throttle.delay() == 10.0, "capped"
+    throttle = LoginThrottle(clock=lambda: now[0])
+    # Five guesses at once from one address: slots 0.5, 1, 2, 4 s apart; the sixth would
+    # wait more than 10 s and is refused unchecked.
+    waits = [throttle.reserve("10.0.0.9") for _ in range(6)]
+    assert waits == [0.0, 0.5, 1.5, 3.5, 7.5, None]
+    assert throttle.reserve("10.0.0.1") == 0.0, "another address has its own slots"
+    throttle.done("10.0.0.1", ok=True)
+    for _ in range(5):
+        throttle.done("10.0.0.9", ok=False)
+    now[0] = 20.0  # every slot has passed; with five failures slots are 10 s apart (the cap)
+    assert throttle.reserve("10.0.0.9") == 0.0
+    throttle.done("10.0.0.9", ok=False)
+    assert throttle.reserve("10.0.0.9") == 10.0
+    assert throttle.reserve("10.0.0.9") is None
+    assert throttle.retry_after("10.0.0.9") == 10.0
+    throttle.done("10.0.0.9", ok=False)
     now[0] += 16 * 60
-    assert throttle.delay() == 0.0, "failures older than 15 minutes are forgotten"
+    assert throttle.reserve("10.0.0.9") == 0.0, "failures older than 15 minutes are forgotten"
+    throttle.done("10.0.0.9", ok=True)
+    assert throttle.reserve("10.0.0.9") == 0.5, "a success forgets them: one slot ahead"
 
 
 def test_signed_links_expire_and_cannot_be_forged(tmp_path: Path) -> None:

@@ -210,6 +210,17 @@ def test_dashboard_in_a_real_browser(stack: OpsUp, browser: Browser) -> None:
     go_to(first, "Overview")
     go_to(first, "History")
     assert urlsplit(first.url).path == "/history"
+    # The login survives a reload and a bookmark opened in a new tab (the session cookie).
+    first.reload()
+    expect(first.get_by_role("heading", name="History", level=1)).to_be_visible()
+    tab = first.context.new_page()
+    tab.goto(stack.url + "/alerts")
+    expect(tab.get_by_role("heading", name="Alerts", level=1)).to_be_visible()
+    # Log out ends it in every tab: a reload, or the bookmark, asks for the password.
+    tab.locator('[data-testid="stSidebar"]').get_by_role("button", name="Log out").click()
+    check_login_only(tab)
+    first.reload()
+    check_login_only(first)
     first.context.close()
 
     # The dashboard's address in a new session: login form only, a wrong password refused.

@@ -167,23 +167,17 @@ def test_backup_failure_is_shown(monkeypatch: pytest.MonkeyPatch, env: dict[str,
     assert "failed: MongoDB unreachable" in shown(app)
 
 
-def test_login_required_and_wrong_password(monkeypatch: pytest.MonkeyPatch,
-                                           env: dict[str, str]) -> None:
-    """The form and its gate. (The full login in a browser is in tests/test_browser.py:
-    AppTest reruns a multipage app's page script without its frame after the first run.)"""
+def test_nothing_without_a_session(monkeypatch: pytest.MonkeyPatch,
+                                   env: dict[str, str]) -> None:
+    """With a password, a run without a valid session cookie (AppTest sends none) draws
+    no page, only the way back to /login. (Logging in, the cookie and the gate in front of
+    the websocket are in tests/test_attack_access.py and tests/test_browser.py.)"""
     app = app_for(monkeypatch, {**env, "OPS_ADMIN_PASSWORD": "correct horse"})
     assert [t.value for t in app.title] == ["Ops dashboard"]
-    assert "Overview" not in shown(app) and not app.metric
-    assert [b.label for b in app.button] == ["Log in"]
-    app.text_input[0].input("wrong")  # a form: the value goes with the submit click
-    app.button[0].click().run()
-    assert "Overview" not in shown(app) and not app.metric, "nothing before login"
+    assert "log in again" in shown(app) and "/login" in shown(app)
+    assert "Overview" not in shown(app) and not app.metric and not app.button
     for page in PAGES:  # every page refuses to draw on its own, too
         app.switch_page(page)
         app.run()
         assert not app.metric and not app.get("plotly_chart") and not app.dataframe
-    app.session_state["logged_in"] = True
-    app.switch_page("pages/overview.py")
-    app.run()
-    assert "Overview" in shown(app) and "Not watched. Set `REDIS_URL`" in shown(app)
     assert "correct horse" not in shown(app)

@@ -11,9 +11,10 @@ server was started (`python -m ops up`, `streamlit run`, the Docker image):
   network), they are refused unless OPS_ALLOW_NO_PASSWORD=true says access is controlled
   some other way.
 - The JSON endpoints, /metrics and download links keep their own checks (token, signed
-  link); /_stcore/health stays open for container health checks. An unknown /api/ path
-  is a JSON 404, not the app's HTML.
-- Every answer says: not in a frame, no type sniffing, no referrer; and not to be
+  link); /_stcore/health stays open for container health checks, and Streamlit's static
+  scripts and styles (the same for every install) for the login's way out. An unknown
+  /api/ path is a JSON 404, not the app's HTML.
+- Every answer says: not in a frame, no type sniffing, no referrer to other sites; and not to be
   cached, except Streamlit's content-hashed static files.
 """
 
@@ -38,13 +39,13 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 OPEN_PATHS = frozenset({"/login", "/logout", "/_stcore/health", "/metrics"})
-OPEN_PREFIXES = ("/api/",)
-CACHEABLE_PREFIX = "/static/"
+CACHEABLE_PREFIX = "/static/"  # Streamlit's own scripts and styles: no data in them
+OPEN_PREFIXES = ("/api/", CACHEABLE_PREFIX)
 SECURITY_HEADERS = (
     (b"x-frame-options", b"DENY"),
     (b"content-security-policy", b"frame-ancestors 'none'"),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
 )
 
 

@@ -55,7 +55,7 @@ def valid_session(settings: Settings, store: Store, cookie: str | None,
                   now: float | None = None) -> Session | None:
     """The session a cookie carries when its signature holds, it has not expired and it
     was not logged out; otherwise None."""
-    if not cookie or settings.ops_admin_password is None:
+    if not isinstance(cookie, str) or not cookie or settings.ops_admin_password is None:
         return None
     session_id, _, rest = cookie.partition(".")
     expires, _, signature = rest.partition(".")
