@@ -23,6 +23,7 @@ from pymongo.errors import PyMongoError
 from pymongo.uri_parser import parse_uri
 from redis.connection import parse_url
 
+from ops import redaction
 from ops.catalogue import service
 from ops.redaction import MASK, redact, scrub, split_userinfo, url_secrets
 
@@ -58,6 +59,15 @@ class Secret:
 
     def reveal(self) -> str:
         return self._value
+
+    def secrets(self) -> list[str]:
+        """What this value hides, for redaction.remember(): itself, or a URL's secrets;
+        everything after the host of a URL shown without its path (a webhook)."""
+        if "://" not in self._value:
+            return [self._value]
+        if self._shown is not None:
+            return redaction.webhook_secrets(self._value)
+        return url_secrets(self._value)
 
 
 # --- parsers: each takes the raw text and returns a value or raises ValueError ---
@@ -106,6 +116,16 @@ def _url_with_scheme(schemes: tuple[str, ...], example: str) -> Callable[[str], 
     return parse
 
 
+def _password_readable(url: str, example: str) -> str:
+    """`url`, unless its password has an unencoded `/`: a driver that accepts it reads the
+    password's end as the host (`u:p@ss/word@h` connects to `ss`), which errors and pages
+    would then show."""
+    if "/" in (split_userinfo(url)[1] or ""):
+        raise ValueError(f"a URL whose password has / and @ percent-encoded (/ as %2F, @ as "
+                         f"%40), e.g. {example}")
+    return url
+
+
 def _driver_rejects(url: str, err: Exception, example: str) -> ValueError:
     """The driver's own reason a URL cannot be used (found now, not at the first probe),
     without the URL's secrets, and the usual cause when it has a user name."""
@@ -127,7 +147,7 @@ def _mongo_uri(text: str) -> Secret:
             parse_uri(uri)
         except (ValueError, PyMongoError) as err:
             raise _driver_rejects(uri, err, example) from err
-    return Secret(uri)
+    return Secret(_password_readable(uri, example))
 
 
 def _redis_url(text: str) -> Secret:
@@ -137,26 +157,28 @@ def _redis_url(text: str) -> Secret:
         parse_url(url)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
     except ValueError as err:
         raise _driver_rejects(url, err, example) from err
-    return Secret(url)
+    return Secret(_password_readable(url, example))
 
 
 def _http_urls(text: str) -> list[str]:
     parse = _url_with_scheme(("http", "https"), service("api").example)
-    urls = [parse(item) for item in text.split(",") if item.strip()]
+    urls = [_password_readable(parse(item), service("api").example)
+            for item in text.split(",") if item.strip()]
     if not urls:
         raise ValueError("one or more http(s) URLs separated by commas")
     return urls
 
 
 def _hide_path(url: str) -> str:
-    """Webhook URLs carry their token in the path: shown as scheme, host and port only."""
-    parts = urlsplit(url.strip())
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname or ''}{port}/{MASK}"
+    """Webhook URLs carry their token in the path: shown as scheme, host and port only
+    (read by hand: urlsplit fails on a password with an unencoded /)."""
+    head, _, rest = split_userinfo(url.strip())
+    return f"{head}{re.split(r'[/?#]', rest, maxsplit=1)[0]}/{MASK}"
 
 
 def _webhook_url(text: str) -> Secret:
-    url = _url_with_scheme(("http", "https"), "https://hooks.slack.com/services/...")(text)
+    example = "https://hooks.slack.com/services/..."
+    url = _password_readable(_url_with_scheme(("http", "https"), example)(text), example)
     return Secret(url, shown=_hide_path(url))
 
 
@@ -308,8 +330,8 @@ class Settings:
 
 
 def _shown(setting: Setting, raw: str) -> str:
-    if not setting.secret:
-        return raw
+    if not setting.secret:  # a health URL may hold a password too
+        return redaction.clean(raw, keep_lines=True)
     return setting.mask(raw) if setting.mask is not None else str(Secret(raw))
 
 
@@ -345,7 +367,22 @@ def load_settings(environ: Mapping[str, str] | None = None,
         parsed["backup_timezone"] = _parse_tz_fallback(values.get("TZ"))
     if parsed["backup_dir"] is None:
         parsed["backup_dir"] = parsed["ops_data_dir"] / "backups"
-    return Settings(**parsed)
+    settings = Settings(**parsed)
+    remember_secrets(settings)
+    return settings
+
+
+def remember_secrets(settings: Settings) -> None:
+    """Register every secret the settings hold (secret settings, and the passwords and
+    tokens inside any URL setting) with redaction, so clean() masks them wherever a
+    driver or a server quotes them."""
+    for setting in SETTINGS:
+        value = getattr(settings, setting.name.lower())
+        if isinstance(value, Secret) and setting.secret:
+            redaction.remember(*value.secrets())
+        for url in value if isinstance(value, list) else [value]:
+            if isinstance(url, str) and "://" in url:
+                redaction.remember_url(url)
 
 
 def _parse_tz_fallback(tz: str | None) -> ZoneInfo:

@@ -8,13 +8,17 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from ops import redaction
 from ops.config import Settings, SettingsError, load_settings
 
 EXIT_BAD_SETTINGS = 2
 
 
 def settings_or_exit(environ: Mapping[str, str] | None = None) -> Settings:
-    """Settings, or exit status 2 after one line on stderr naming the bad setting."""
+    """Settings, or exit status 2 after one line on stderr naming the bad setting.
+
+    Loading them registers their secrets (ops.config.remember_secrets), so every text
+    cleaned from then on is free of them."""
     try:
         return load_settings(environ)
     except SettingsError as error:
@@ -48,8 +52,12 @@ def writable_dirs_or_exit(settings: Settings) -> None:
 
 
 def setup_logging(level: int = logging.INFO) -> None:
+    """Log lines on stderr, each cleaned of secrets (redaction.SecretFilter), driver
+    warnings included."""
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Driver chatter (server selection, reconnects) would drown the collector's own lines.
     for noisy in ("pymongo", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.captureWarnings(True)  # a driver's warning may quote a URI option
+    redaction.filter_logs(logging.getLogger().handlers)

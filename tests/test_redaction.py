@@ -1,12 +1,30 @@
 """Secrets out of URLs and driver messages, for every spelling a real setting can have;
-errors on one line."""
+errors on one line; the choke point clean() with the process-wide list of known secrets,
+and the log filter."""
 
 from __future__ import annotations
 
+import logging
+import warnings
+from io import StringIO
+
 import pytest
 
+from ops import redaction
 from ops.backup import errors as backup_errors
-from ops.redaction import MASK, one_line, redact, scrub, split_userinfo, url_secrets
+from ops.config import SettingsError, load_settings
+from ops.redaction import (
+    MASK,
+    clean,
+    clean_data,
+    clean_json,
+    one_line,
+    redact,
+    remember,
+    scrub,
+    split_userinfo,
+    url_secrets,
+)
 
 # (URL as a user may set it, as shown, the secrets it carries)
 HOSTILE = [
@@ -19,7 +37,7 @@ HOSTILE = [
     (("mongodb://AKIA@mongo/?authMechanism=MONGODB-AWS"
      "&authMechanismProperties=AWS_SESSION_TOKEN:abc"),
      "mongodb://AKIA@mongo/?authMechanism=MONGODB-AWS&authMechanismProperties=***",
-     ["AWS_SESSION_TOKEN:abc"]),
+     ["AWS_SESSION_TOKEN:abc", "abc"]),
     ("mongodb://u:pw@mongo/?tls=true&tlsCertificateKeyFilePassword=kp%21&appName=ops",
      "mongodb://u:***@mongo/?tls=true&tlsCertificateKeyFilePassword=***&appName=ops",
      ["pw", "kp%21"]),
@@ -45,6 +63,25 @@ HOSTILE = [
      "&access_token=***&secret=***&pwd=***&pass=***&key=***&X-Amz-Credential=***&page=2"),
      ["t1", "s1", "s2", "k1", "k2", "t2", "s3", "p1", "p2", "k3", "c1"]),
     ("http://api:3001/api/health", "http://api:3001/api/health", []),
+    # a password with an unencoded @ and / (drivers read "ss" as the host)
+    ("mongodb://u:p@ss/word@mongo/db", "mongodb://u:***@mongo/db", ["p@ss/word"]),
+    # a secret under a harmless name, said by its value
+    ("mongodb://m/?appName=AWS_SESSION_TOKEN:tok1", "mongodb://m/?appName=***",
+     ["AWS_SESSION_TOKEN:tok1", "tok1"]),
+    ("https://h.example/x?code=az1&q=password%3Dp3", "https://h.example/x?code=***&q=***",
+     ["az1", "password%3Dp3", "p3"]),
+    # webhook hosts whose path is the token
+    ("https://hooks.slack.com/services/T000/B000/XXXX", "https://hooks.slack.com/services/***/***/***",
+     ["T000", "B000", "XXXX"]),
+    ("https://discord.com/api/webhooks/123/tok-en?wait=true",
+     "https://discord.com/api/webhooks/***/***?wait=true", ["123", "tok-en"]),
+    ("https://api.telegram.org/bot123:AA-bb/sendMessage?chat_id=5",
+     "https://api.telegram.org/bot***/sendMessage?chat_id=5", ["123:AA-bb"]),
+    ("https://acme.webhook.office.com/webhookb2/g1@g2/IncomingWebhook/i3/g4",
+     "https://acme.webhook.office.com/webhookb2/***/***/***/***",
+     ["g1@g2", "IncomingWebhook", "i3", "g4"]),
+    ("https://ntfy.example/hooks/token/t5/more", "https://ntfy.example/hooks/token/***/more",
+     ["t5"]),
 ]
 
 
@@ -80,8 +117,11 @@ def test_not_a_url_is_left_as_it_is() -> None:
 
 def test_split_userinfo_finds_the_last_at_before_the_hosts() -> None:
     assert split_userinfo("mongodb://u:p@ss@h1,h2/db") == ("mongodb://", "u:p@ss", "h1,h2/db")
-    assert split_userinfo("http://h/users/@me") == ("http://", "h/users/", "me"), \
-        "an @ in a path reads as user info: shown redacted rather than leaked"
+    assert split_userinfo("mongodb://u:p@ss/wd@h/db") == ("mongodb://", "u:p@ss/wd", "h/db")
+    assert split_userinfo("mongodb://u:p?x#y@h/") == ("mongodb://", "u:p?x#y", "h/")
+    assert split_userinfo("http://h/users/@me") == ("http://", None, "h/users/@me")
+    assert split_userinfo("http://h:3001/a/@me") == ("http://", None, "h:3001/a/@me")
+    assert split_userinfo("http://h/p?mail=a@b.c") == ("http://", None, "h/p?mail=a@b.c")
 
 
 def test_backup_errors_use_the_same_redaction() -> None:
@@ -98,3 +138,108 @@ def test_one_line_names_the_exception_and_joins_lines() -> None:
     long = one_line("x" * 400, limit=300)
     assert len(long) == 300 and long.endswith("…")
     assert backup_errors.one_line("y" * 400) == "y" * 299 + "…"
+
+
+# --- the choke point ---
+
+
+def test_clean_masks_remembered_secrets_in_every_spelling_and_urls_in_text() -> None:
+    remember("Kn0wn-p@ss", "short")
+    said = ("auth failed (Kn0wn-p@ss, Kn0wn-p%40ss, Kn0wn-p%40ss)\nat "
+            "mongodb://u:other@h/?tlsCertificateKeyFilePassword=kp): retry; "
+            "see https://hooks.slack.com/services/T/B/C.")
+    assert clean(said) == ("auth failed (***, ***, ***) at mongodb://u:***@h/?"
+                           "tlsCertificateKeyFilePassword=***): retry; see "
+                           "https://hooks.slack.com/services/***/***/***.")
+    assert clean("shortly") == "***ly", "a remembered secret is masked inside words too"
+
+
+def test_a_short_remembered_secret_is_not_masked_in_free_text() -> None:
+    remember("pw", "abc")
+    assert clean("pwd abc") == "pwd abc", "shorter than MIN_KNOWN: would mask every word"
+    assert clean("mongodb://u:pw@h/") == "mongodb://u:***@h/", "in a URL it still is"
+
+
+def test_clean_names_exceptions_keeps_lines_on_request_and_limits_length() -> None:
+    remember("Tr4ceback-secret")
+    assert clean(OSError("refused Tr4ceback-secret")) == "OSError: refused ***"
+    assert clean("a\n  Tr4ceback-secret\nb", keep_lines=True) == "a\n  ***\nb"
+    assert clean("x" * 50, limit=10) == "x" * 9 + "…"
+
+
+def test_clean_data_and_json_mask_every_string_and_keep_the_rest() -> None:
+    remember("D4ta-secret")
+    data = {"message": "said D4ta-secret", "n": 3, "nested": [{"url": "redis://:pw@r/0"}],
+            "none": None}
+    assert clean_data(data) == {"message": "said ***", "n": 3,
+                                "nested": [{"url": "redis://:***@r/0"}], "none": None}
+    assert "D4ta-secret" not in clean_json({"path": StringIO, "text": "D4ta-secret"})
+
+
+def test_loaded_settings_register_their_secrets(tmp_path: object) -> None:
+    load_settings({"MONGO_URI": "mongodb://u:Reg1stered-pw@h/?authMechanismProperties="
+                                "AWS_SESSION_TOKEN:Sess10n-tok",
+                   "ALERT_WEBHOOK_URL": "https://chat.example/hook/plainwebhookpath",
+                   "OPS_API_TOKEN": "Api-t0ken-value", "SMTP_PASSWORD": "Smtp-pa55",
+                   "API_HEALTH_URL": "http://api/health?token=Hea1th-tok"}, env_file=None)
+    said = ("Reg1stered-pw Sess10n-tok /hook/plainwebhookpath Api-t0ken-value Smtp-pa55 "
+            "Hea1th-tok")
+    assert clean(said) == "*** *** *** *** *** ***"
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("MONGO_URI", "mongodb://u:p@ss/S1ash-pw@127.0.0.1:1/db"),
+    ("REDIS_URL", "redis://:p@ss/S1ash-pw@127.0.0.1:1/0"),
+    ("ALERT_WEBHOOK_URL", "https://u:S1ash/pw@hooks.example.com/x"),
+    ("API_HEALTH_URL", "http://u:S1ash/pw@127.0.0.1:1/health"),
+])
+def test_a_password_with_an_unencoded_slash_is_refused_without_showing_it(
+        name: str, value: str) -> None:
+    """Drivers read `u:p@ss/word@h` as host `ss` (shown in errors and pages), and urlsplit
+    used to raise on the webhook's port with the password in a traceback."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings({name: value}, env_file=None)
+    assert "S1ash" not in str(caught.value) and "percent-encoded" in str(caught.value)
+
+
+def test_the_log_filter_cleans_message_arguments_and_traceback() -> None:
+    remember("L0g-secret")
+    stream = StringIO()
+    handler = logging.StreamHandler(stream)
+    redaction.filter_logs([handler])
+    log = logging.getLogger("test.redaction.filter")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("down: %s\nforged line", "L0g-secret at redis://:pw@r/0")
+        try:
+            raise ValueError("L0g-secret in a traceback")
+        except ValueError:
+            log.exception("failed %d", 1)
+        log.warning("%s %s", "too few arguments")
+    finally:
+        log.removeHandler(handler)
+    text = stream.getvalue()
+    assert "L0g-secret" not in text and ":pw@" not in text
+    assert "down: *** at redis://:***@r/0 forged line\n" in text
+    assert "ValueError: *** in a traceback" in text and "Traceback" in text
+    assert "too few arguments" in text
+
+
+def test_setup_logging_routes_driver_warnings_through_the_filter() -> None:
+    from ops.startup import setup_logging
+
+    root = logging.getLogger()
+    stream = StringIO()
+    handler = logging.StreamHandler(stream)
+    root.addHandler(handler)
+    try:
+        setup_logging()
+        remember("Warn1ng-secret")
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.warn("option value Warn1ng-secret is odd", UserWarning, stacklevel=1)
+    finally:
+        logging.captureWarnings(False)
+        root.removeHandler(handler)
+    assert "option value *** is odd" in stream.getvalue()
