@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ops.redaction import clean
 from ops.storage.rows import columns, from_row
 from ops.storage.store import Store
 
@@ -48,6 +49,7 @@ def open_alerts(store: Store) -> dict[tuple[str, str], Alert]:
 
 def create(store: Store, rule: str, subject: str, severity: str, now_ts: int,
            value: float | None, message: str) -> Alert:
+    message = clean(message)
     cursor = store._execute(
         "INSERT INTO alerts (rule, subject, severity, status, pending_ts, last_true_ts, "
         "true_count, value, message) VALUES (?, ?, ?, 'pending', ?, ?, 1, ?, ?)",
@@ -64,7 +66,8 @@ def save(store: Store, alert: Alert) -> None:
         "resolved_ts = :resolved_ts, last_true_ts = :last_true_ts, "
         "last_false_ts = :last_false_ts, true_count = :true_count, "
         "false_count = :false_count, value = :value, message = :message, "
-        "severity = :severity WHERE id = :id", asdict(alert))
+        "severity = :severity WHERE id = :id",
+        {**asdict(alert), "message": None if alert.message is None else clean(alert.message)})
 
 
 def firing(store: Store) -> list[Alert]:

@@ -12,10 +12,10 @@ Statuses: `pending` (waiting for its next attempt at `next_attempt_ts`), `sent`,
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from ops.redaction import clean, clean_json
 from ops.storage.rows import columns, from_row, json_or_empty
 from ops.storage.store import Store
 
@@ -56,7 +56,8 @@ def enqueue(store: Store, alert_id: int | None, event: str, channel: str,
     cursor = store._execute(
         "INSERT OR IGNORE INTO notifications (alert_id, event, channel, created_ts, status, "
         "attempts, next_attempt_ts, payload) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
-        (alert_id, event, channel, now_ts, now_ts, json.dumps(payload, default=str)))
+        (alert_id, event, channel, now_ts, now_ts,
+         clean_json(payload)))
     return cursor.rowcount == 1
 
 
@@ -96,7 +97,7 @@ def mark_retry(store: Store, notification_id: int, attempts: int, next_attempt_t
                error: str) -> None:
     store._execute(
         "UPDATE notifications SET status = 'pending', attempts = ?, next_attempt_ts = ?, "
-        "last_error = ? WHERE id = ?", (attempts, next_attempt_ts, error, notification_id))
+        "last_error = ? WHERE id = ?", (attempts, next_attempt_ts, clean(error), notification_id))
 
 
 def mark_failed(store: Store, notification_id: int, error: str,
@@ -104,7 +105,7 @@ def mark_failed(store: Store, notification_id: int, error: str,
     """Give up on a message; `attempts`, when given, records the attempt that just failed."""
     store._execute(
         "UPDATE notifications SET status = 'failed', last_error = ?, "
-        "attempts = coalesce(?, attempts) WHERE id = ?", (error, attempts, notification_id))
+        "attempts = coalesce(?, attempts) WHERE id = ?", (clean(error), attempts, notification_id))
 
 
 def get(store: Store, notification_id: int) -> Notification | None:

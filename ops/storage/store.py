@@ -6,6 +6,10 @@ in the file (schema.py). Times are integer milliseconds since the epoch, UTC.
 
 A `Store` may be shared by any number of threads: each gets its own connection
 (connection.py), and `transaction()` is the one way to group writes.
+
+Every text written here passes through ops.redaction first (error texts by `clean`, JSON
+values by `clean_json`): pages, JSON endpoints and notifications read only the store, so
+nothing they show can hold a secret.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ops.redaction import clean, clean_json
 from ops.storage import schema, series
 from ops.storage.connection import Connections, Params, named_rows
 from ops.storage.rows import (
@@ -142,14 +147,14 @@ class Store:
 
     def record_event(self, ts: int, source: str, kind: str, message: str | None = None) -> None:
         self._execute("INSERT INTO events (ts, source, kind, message) VALUES (?, ?, ?, ?)",
-                      (ts, source, kind, message))
+                      (ts, source, kind, _clean(message)))
 
     def set_latest(self, latest: Latest) -> None:
         self._execute(
             "INSERT OR REPLACE INTO latest (source, ts, up, since_ts, error, reading) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (latest.source, latest.ts, int(latest.up), latest.since_ts, latest.error,
-             json.dumps(latest.reading, default=str)))
+            (latest.source, latest.ts, int(latest.up), latest.since_ts, _clean(latest.error),
+             clean_json(latest.reading)))
 
     def forget_latest(self, keep: Iterable[str]) -> None:
         """Drop readings of sources no longer configured, so pages do not show stale ones."""
@@ -179,7 +184,7 @@ class Store:
                 return active, False
             cursor = self._execute(
                 "INSERT INTO jobs (kind, status, requested_by, requested_ts, params) "
-                "VALUES (?, 'queued', ?, ?, ?)", (kind, requested_by, ts, json.dumps(params or {})))
+                "VALUES (?, 'queued', ?, ?, ?)", (kind, requested_by, ts, clean_json(params or {})))
             created = self.job(int(cursor.lastrowid or 0))
         assert created is not None
         return created, True
@@ -203,15 +208,13 @@ class Store:
             return self.job(row[0])
 
     def job_progress(self, job_id: int, progress: Mapping[str, Any]) -> None:
-        self._execute("UPDATE jobs SET progress = ? WHERE id = ?",
-                      (json.dumps(progress, default=str), job_id))
+        self._execute("UPDATE jobs SET progress = ? WHERE id = ?", (clean_json(progress), job_id))
 
     def finish_job(self, job_id: int, ts: int, status: str,
                    result: Mapping[str, Any] | None = None, error: str | None = None) -> None:
         self._execute(
             "UPDATE jobs SET status = ?, finished_ts = ?, result = ?, error = ? WHERE id = ?",
-            (status, ts, json.dumps(result, default=str) if result is not None else None,
-             error, job_id))
+            (status, ts, clean_json(result) if result is not None else None, _clean(error), job_id))
 
     def interrupt_jobs(self, ts: int, is_alive: Callable[[Job], bool]) -> list[Job]:
         """Mark running jobs whose worker is gone (killed, machine restarted) interrupted."""
@@ -245,7 +248,7 @@ class Store:
 
     def set_state(self, key: str, value: Any) -> None:
         self._execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
-                      (key, json.dumps(value, default=str)))
+                      (key, clean_json(value)))
 
     def state(self, key: str, default: Any = None) -> Any:
         row = self._execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
@@ -395,3 +398,6 @@ class Store:
         return schema.applied(self._conn())
 
 
+def _clean(text: str | None) -> str | None:
+    """An error text or message as stored: one line, no secret."""
+    return None if text is None else clean(text)
