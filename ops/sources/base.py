@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ops.catalogue import Field
+from ops.redaction import clean
 
 __all__ = ["PROBE_TIMEOUT_SECONDS", "Field", "Reading", "Source", "elapsed_ms"]
 
@@ -21,7 +22,10 @@ PROBE_TIMEOUT_SECONDS = 2.0
 
 @dataclass
 class Reading:
-    """One probe of one source. `values` holds only declared fields; `info` the rest."""
+    """One probe of one source. `values` holds only declared fields; `info` the rest.
+
+    `error` is cleaned (ops.redaction.clean) when the reading is made: one line, no
+    secret, whichever source or probe wrote it."""
 
     source: str
     up: bool
@@ -30,9 +34,14 @@ class Reading:
     info: dict[str, Any] = field(default_factory=dict)
     took_ms: float = 0.0
 
+    def __post_init__(self) -> None:
+        if self.error is not None:
+            self.error = clean(self.error)
+
     @classmethod
-    def down(cls, source: str, error: str, took_ms: float = 0.0) -> Reading:
-        return cls(source=source, up=False, error=error, took_ms=took_ms)
+    def down(cls, source: str, error: object, took_ms: float = 0.0) -> Reading:
+        """A failed probe; `error` is a message or the exception itself (named by type)."""
+        return cls(source=source, up=False, error=clean(error), took_ms=took_ms)
 
 
 class Source(Protocol):

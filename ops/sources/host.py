@@ -46,7 +46,7 @@ class HostSource:
             values["process_rss_mb"] = _mb(self._process.memory_info().rss)
             info: dict[str, str] = {"hostname": socket.gethostname(), "boot_time": _boot_time()}
         except (OSError, psutil.Error) as err:
-            return Reading.down(self.name, one_line(err), elapsed_ms(started))
+            return Reading.down(self.name, err, elapsed_ms(started))
         try:
             values |= self._disk()
         except OSError as err:

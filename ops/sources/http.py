@@ -17,7 +17,7 @@ from urllib.error import HTTPError
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from ops.catalogue import HTTP_FIELDS
-from ops.redaction import MASK, one_line, scrub, url_secrets
+from ops.redaction import MASK, remember_url
 from ops.sources.base import PROBE_TIMEOUT_SECONDS, Reading, elapsed_ms
 
 MAX_BODY_BYTES = 64 * 1024
@@ -88,7 +88,7 @@ class HttpSource:
     def __init__(self, url: str, name: str = "api") -> None:
         self.name = name
         self.url = safe_url(url)
-        self._secrets = url_secrets(url)
+        remember_url(url)  # error texts are cleaned of its secrets (Reading)
         self._request = _request(url)
         self._opener = urllib.request.build_opener()
 
@@ -100,8 +100,7 @@ class HttpSource:
         except HTTPError as err:
             return self._refused(err, started)
         except (OSError, HTTPException, ValueError) as err:
-            return Reading.down(self.name, scrub(one_line(err), *self._secrets),
-                                elapsed_ms(started))
+            return Reading.down(self.name, err, elapsed_ms(started))
         took = elapsed_ms(started)
         return Reading(
             self.name,

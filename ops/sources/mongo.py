@@ -1,8 +1,9 @@
 """MongoDB: ping, serverStatus, buildInfo and dbStats of the watched databases.
 
 The whole probe runs under one client-side deadline, so a server that hangs costs at
-most PROBE_TIMEOUT_SECONDS however many commands are left. The URI's password is
-masked in every error text: driver errors may quote hosts and options.
+most PROBE_TIMEOUT_SECONDS however many commands are left. The URI's secrets are
+remembered by ops.redaction, so every error text (driver errors may quote hosts and
+options) is masked when the reading is made.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from ops.catalogue import MONGO_FIELDS, MONGO_OPERATIONS
-from ops.redaction import one_line, scrub, split_userinfo, url_secrets
+from ops.redaction import one_line, remember_url, split_userinfo
 from ops.sources.base import PROBE_TIMEOUT_SECONDS, Reading, elapsed_ms
 
 MB = 1024 * 1024
@@ -55,7 +56,7 @@ class MongoSource:
 
     def __init__(self, uri: str, databases: list[str] | None = None) -> None:
         self._host = split_uri(uri)[0]
-        self._secrets = url_secrets(uri)
+        remember_url(uri)
         self._databases = list(databases) if databases is not None else None
         timeout_ms = int(PROBE_TIMEOUT_SECONDS * 1000)
         self._client: MongoClient[dict[str, Any]] = MongoClient(
@@ -76,12 +77,12 @@ class MongoSource:
                 build = self._client.admin.command("buildInfo")
                 stats = {name: self._db_stats(name) for name in self._watched()}
         except (PyMongoError, BSONError, OSError) as err:
-            return Reading.down(self.name, self._mask(one_line(err)), elapsed_ms(started))
+            return Reading.down(self.name, _brief(one_line(err)), elapsed_ms(started))
         except (KeyError, TypeError, ValueError) as err:
             # A reply of a shape the driver does not expect, e.g. the nx-27017 stand-in
             # answers SCRAM's saslStart without a payload and the driver hits KeyError.
             error = f"unexpected reply from the server: {one_line(err)}"
-            return Reading.down(self.name, self._mask(error), elapsed_ms(started))
+            return Reading.down(self.name, error, elapsed_ms(started))
         values = {"ping_ms": ping_ms} | _status_values(status) | _totals(stats)
         info = {
             "version": build.get("version") or status.get("version"),
@@ -112,9 +113,10 @@ class MongoSource:
             "collections": _number(stats.get("collections")),
         }
 
-    def _mask(self, text: str) -> str:
-        """Error text without the password, and without the driver's topology dump."""
-        return scrub(text.split(", Timeout: ", 1)[0], *self._secrets)
+
+def _brief(text: str) -> str:
+    """A driver's error without its topology dump."""
+    return text.split(", Timeout: ", 1)[0]
 
 
 def _mb_or_none(n_bytes: float | None) -> float | None:

@@ -17,7 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ops.catalogue import REDIS_FIELDS
-from ops.redaction import one_line, scrub, url_secrets
+from ops.redaction import remember_url
 from ops.sources.base import PROBE_TIMEOUT_SECONDS, Reading, elapsed_ms
 
 MB = 1024 * 1024
@@ -65,7 +65,7 @@ class RedisSource:
     fields = FIELDS
 
     def __init__(self, url: str, host_memory_mb: Callable[[], float] | None = None) -> None:
-        self._secrets = url_secrets(url)
+        remember_url(url)  # error texts are cleaned of its password (Reading)
         self._host_memory_mb = host_memory_mb or _host_memory_mb
         # No retries: the default retries with backoff would stretch a probe of a dead
         # server far beyond its timeout; the next probe is the retry.
@@ -85,8 +85,7 @@ class RedisSource:
             info = self._client.info("all")
             values = {"ping_ms": ping_ms} | self._values(info)
         except (redis.RedisError, OSError, ValueError) as err:
-            return Reading.down(self.name, scrub(one_line(err), *self._secrets),
-                                elapsed_ms(started))
+            return Reading.down(self.name, err, elapsed_ms(started))
         return Reading(
             self.name, True, values=values, info=_info(info), took_ms=elapsed_ms(started)
         )
