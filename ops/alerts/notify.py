@@ -5,8 +5,9 @@ configured channel in the outbox (ops/storage/outbox.py). A `Notifier` thread, w
 own Store, calls `deliver_due` every second: a message that goes through is marked sent;
 one that does not is tried again after 2 s, 4 s, 8 s, ... (at most 5 minutes apart) until
 24 hours after it was queued, then marked failed. A delivery failure is recorded as
-a one-line error and never raised; errors never contain the webhook URL's path (its token)
-nor the SMTP password.
+a one-line error and never raised. What is sent and every error pass through
+ops.redaction.clean, with the settings' secrets remembered: neither holds the webhook
+URL's path (its token), the SMTP password nor any other secret.
 
 Channels: `webhook` (ALERT_WEBHOOK_URL, posted as JSON in ALERT_WEBHOOK_FORMAT: json,
 slack or discord) and `email` (SMTP_HOST, ALERT_EMAIL_FROM and ALERT_EMAIL_TO).
@@ -23,8 +24,6 @@ lasted, from then to its resolution.
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import smtplib
 import ssl
@@ -38,13 +37,12 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from ops import redaction
 from ops.clock import now_ms
-from ops.config import Settings
+from ops.config import Settings, remember_secrets
 from ops.formatting import uptime
-from ops.redaction import one_line
+from ops.redaction import clean, one_line, webhook_secrets
 from ops.storage import Store, outbox
 
 log = logging.getLogger("ops.alerts.notify")
@@ -303,28 +301,18 @@ def email_message(payload: Mapping[str, Any], settings: Settings) -> EmailMessag
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """`text` on one line with every secret (also in base64, as in SMTP AUTH replies)
-    replaced by ***."""
-    found = [s for s in secrets if s]
-    encoded = [base64.b64encode(s.encode()).decode() for s in found]
-    return one_line(redaction.scrub(text, *found, *encoded))
+    """`text` cleaned (redaction.clean) once `secrets` are remembered: for a URL that may
+    not come from the loaded settings."""
+    redaction.remember(*secrets)
+    return clean(text)
 
 
-def webhook_secrets(url: str) -> list[str]:
-    """The parts of a webhook URL that may hold its token: everything after the host."""
-    parts = urlsplit(url)
-    found = [url]
-    tail = url.split(parts.netloc, 1)[1] if parts.netloc else url
-    if len(tail) > 1:
-        found.append(tail)
-    if len(parts.path) > 1:
-        found.append(parts.path)
-    found += [segment for segment in parts.path.split("/")
-              if len(segment) >= 20 or (len(segment) >= 6 and not segment.isalpha())]
-    found += [value for _, value in parse_qsl(parts.query) if len(value) >= 6]
-    if parts.password:
-        found.append(parts.password)
-    return found
+def _remember(settings: Settings) -> None:
+    """The settings' secrets, and the SMTP password as AUTH sends it (base64)."""
+    remember_secrets(settings)
+    if settings.smtp_password is not None:
+        user = settings.smtp_user.reveal() if settings.smtp_user else ""
+        redaction.remember_login(user, settings.smtp_password.reveal())
 
 
 class _RefuseRedirect(urllib.request.HTTPRedirectHandler):
@@ -342,7 +330,7 @@ def post_webhook(url: str, body: Mapping[str, Any], timeout: float = SEND_TIMEOU
     """POST `body` as JSON; returns on a 2xx answer, else raises DeliveryError."""
     secrets = webhook_secrets(url)
     request = urllib.request.Request(
-        url, data=json.dumps(body, default=str).encode(), method="POST",
+        url, data=redaction.clean_json(body).encode(), method="POST",
         headers={"Content-Type": "application/json", "User-Agent": USER_AGENT})
     try:
         with _opener.open(request, timeout=timeout) as response:
@@ -366,7 +354,7 @@ def post_webhook(url: str, body: Mapping[str, Any], timeout: float = SEND_TIMEOU
         raise DeliveryError(scrub(f"webhook unreachable: {_reason(error)}", secrets)) from None
     if 200 <= status < 300:
         return
-    said = one_line(reply.decode("utf-8", "replace"))[:200]
+    said = clean(reply.decode("utf-8", "replace"), 200)
     raise DeliveryError(scrub(f"webhook answered HTTP {status} {reason or ''}"
                               + (f": {said}" if said else ""), secrets))
 
@@ -379,22 +367,13 @@ def _reason(error: object) -> str:
     return str(error) or type(error).__name__
 
 
-def _smtp_secrets(settings: Settings) -> list[str]:
-    password = settings.smtp_password.reveal() if settings.smtp_password else ""
-    user = settings.smtp_user.reveal() if settings.smtp_user else ""
-    found = [password]
-    if password:
-        found.append(f"\0{user}\0{password}")
-    return found
-
-
 def send_email(settings: Settings, message: EmailMessage,
                timeout: float = SEND_TIMEOUT_S) -> None:
     """Send through SMTP_HOST: STARTTLS when SMTP_STARTTLS, login when SMTP_USER is set.
     Raises DeliveryError when the server does not take the message."""
     if not settings.smtp_host:
         raise DeliveryError("SMTP_HOST is not set")
-    secrets = _smtp_secrets(settings)
+    _remember(settings)
     step = "connect"
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout) as smtp:
@@ -415,19 +394,19 @@ def send_email(settings: Settings, message: EmailMessage,
     except smtplib.SMTPRecipientsRefused as error:
         said = "; ".join(f"{who}: {_smtp_reply(code, text)}"
                          for who, (code, text) in error.recipients.items())
-        raise DeliveryError(scrub(f"SMTP refused every recipient: {said}", secrets)) from None
+        raise DeliveryError(clean(f"SMTP refused every recipient: {said}")) from None
     except smtplib.SMTPResponseException as error:
         reply = _smtp_reply(error.smtp_code, error.smtp_error)
-        raise DeliveryError(scrub(f"SMTP {step} failed: {reply}", secrets)) from None
+        raise DeliveryError(clean(f"SMTP {step} failed: {reply}")) from None
     except smtplib.SMTPException as error:
-        raise DeliveryError(scrub(f"SMTP {step} failed: {error}", secrets)) from None
+        raise DeliveryError(clean(f"SMTP {step} failed: {error}")) from None
     except ssl.SSLError as error:
-        raise DeliveryError(scrub(f"SMTP {step} failed: TLS: {error.reason or error}",
-                                  secrets)) from None
+        raise DeliveryError(clean(f"SMTP {step} failed: TLS: {error.reason or error}")
+                            ) from None
     except OSError as error:
-        raise DeliveryError(scrub(f"SMTP {step} failed: mail server "
-                                  f"{settings.smtp_host}:{settings.smtp_port} unreachable: "
-                                  f"{_reason(error)}", secrets)) from None
+        raise DeliveryError(clean(f"SMTP {step} failed: mail server {settings.smtp_host}:"
+                                  f"{settings.smtp_port} unreachable: {_reason(error)}")
+                            ) from None
 
 
 def _smtp_reply(code: int, text: bytes | str) -> str:
@@ -436,26 +415,21 @@ def _smtp_reply(code: int, text: bytes | str) -> str:
 
 
 def send(settings: Settings, notification: outbox.Notification) -> None:
-    """One attempt at one message; raises DeliveryError when it does not go through."""
+    """One attempt at one message; raises DeliveryError when it does not go through.
+    What is said is cleaned of secrets first, wherever the payload came from."""
+    payload = redaction.clean_data(notification.payload)
     if notification.channel == "webhook":
         if settings.alert_webhook_url is None:
             raise ChannelNotConfiguredError("ALERT_WEBHOOK_URL is not set")
         post_webhook(settings.alert_webhook_url.reveal(),
-                     webhook_body(notification.payload, settings.alert_webhook_format))
+                     webhook_body(payload, settings.alert_webhook_format))
     elif notification.channel == "email":
         if not (settings.smtp_host and settings.alert_email_from and settings.alert_email_to):
             raise ChannelNotConfiguredError(
                 "e-mail is not configured (SMTP_HOST, ALERT_EMAIL_FROM and ALERT_EMAIL_TO)")
-        send_email(settings, email_message(notification.payload, settings))
+        send_email(settings, email_message(payload, settings))
     else:
         raise ChannelNotConfiguredError(f"unknown channel {notification.channel!r}")
-
-
-def _all_secrets(settings: Settings) -> list[str]:
-    found = _smtp_secrets(settings)
-    if settings.alert_webhook_url is not None:
-        found += webhook_secrets(settings.alert_webhook_url.reveal())
-    return found
 
 
 def backoff_ms(attempts: int) -> int:
@@ -474,7 +448,7 @@ def deliver_due(store: Store, settings: Settings, now_ts: int, limit: int = BATC
     outcomes: list[tuple[int, str]] = []
     broken: set[str] = set()
     unsent_firing: set[tuple[int | None, str]] = set()
-    secrets = _all_secrets(settings)
+    _remember(settings)
     for notification in outbox.due(store, now_ts, limit):
         if should_stop is not None and should_stop():
             break
@@ -492,11 +466,11 @@ def deliver_due(store: Store, settings: Settings, now_ts: int, limit: int = BATC
         try:
             send(settings, notification)
         except ChannelNotConfiguredError as error:
-            failure, final = scrub(str(error), secrets), True
+            failure, final = clean(str(error)), True
         except DeliveryError as error:
-            failure = scrub(str(error), secrets)
+            failure = clean(str(error))
         except Exception as error:  # noqa: BLE001 - a bug in one message must not stop the rest
-            failure = scrub(f"internal error: {type(error).__name__}: {error}", secrets)
+            failure = clean(f"internal error: {one_line(error)}")
         else:
             outbox.mark_sent(store, notification.id, attempts, now_ts)
             outcomes.append((notification.id, "sent"))

@@ -8,8 +8,9 @@
           └── NotFoundError    no such backup in the backup directory
 
 Callers that only want "the backup feature failed" catch BackupError. Messages never
-contain a MongoDB password: redact_uri() and scrub() below remove it first, the way
-ops.redaction hides secrets everywhere.
+contain a secret of the MongoDB URI: scrub() below passes them through
+ops.redaction.clean with the URI's secrets remembered, as every stored, logged or shown
+text is.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def redact_uri(uri: str) -> str:
 
 
 def scrub(text: str, uri: str) -> str:
-    """`text` without the URI's secrets in any spelling (as written, %-decoded)."""
-    return redaction.scrub(text, *redaction.url_secrets(uri))
+    """`text` on one line without the URI's secrets in any spelling (or any other known)."""
+    redaction.remember_url(uri)
+    return redaction.clean(text)
 
 
 def one_line(text: str, limit: int = 300) -> str:
