@@ -25,7 +25,8 @@ STOP_GRACE_SECONDS = 10
 def dashboard_command(port: int, address: str) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
             "--server.port", str(port), "--server.address", address,
-            "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--client.showErrorDetails", "none"]
 
 
 def collector_command() -> list[str]:
