@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from ops import formatting
+from ops.catalogue import service
 from ops.clock import now_ms
+from ops.sources.configured import how_to_watch, is_configured
 from ops.views.history import CHARTS, RANGES, Chart, csv_text, down_periods, history_frame
 from pages.common import page_settings, store
 
@@ -30,19 +34,34 @@ else:
     start_ts = end_ts - int(RANGES[choice].total_seconds() * 1000)
 
 
-frame = history_frame(db, start_ts, end_ts)
+# Short ranges follow new samples as the Overview does; longer ones change too slowly
+# for a redraw every few seconds to be worth its cost.
+LIVE_RANGES = ("15 min", "1 h", "6 h")
+# Below this many points a line gets markers, so a single sample or a few are visible.
+MARKERS_BELOW = 60
 
 
-def figure(chart: Chart) -> go.Figure | None:
+def empty_reason(chart: Chart) -> str:
+    """What is true when a chart has nothing to draw."""
+    if chart.source != "host" and not is_configured(settings, chart.source):
+        return f"{service(chart.source).label} is {how_to_watch(chart.source)}."
+    if chart.source == "mongo" and chart.title == "MongoDB operations":
+        return "MongoDB reported no operation counters in this range."
+    return "No samples in this range yet."
+
+
+def figure(chart: Chart, frame: pd.DataFrame, start_ts: int, end_ts: int) -> go.Figure | None:
     drawn = [line for line in chart.lines
              if not frame.empty and line.column in frame and frame[line.column].notna().any()]
     if not drawn:
         return None
     fig = go.Figure()
     for line in drawn:
+        points = int(frame[line.column].notna().sum())
         style = {"width": 1, "dash": "dot"} if line.peak else {"width": 2}
-        fig.add_scatter(x=frame["time"], y=frame[line.column], name=line.label, mode="lines",
-                        line=style, connectgaps=False)
+        fig.add_scatter(x=frame["time"], y=frame[line.column], name=line.label,
+                        mode="lines+markers" if points < MARKERS_BELOW else "lines",
+                        line=style, marker={"size": 5}, connectgaps=False)
     # All shading in one layout update: add_vrect per period grows quadratically and
     # took minutes for a year with a hundred outages.
     shading = [{"type": "rect", "xref": "x", "yref": "paper", "y0": 0, "y1": 1,
@@ -50,31 +69,51 @@ def figure(chart: Chart) -> go.Figure | None:
                 "x1": datetime.fromtimestamp(down_to / 1000, UTC),
                 "fillcolor": "red", "opacity": 0.15, "line_width": 0}
                for down_from, down_to in down_periods(db, chart.source, start_ts, end_ts)]
-    fig.update_layout(shapes=shading, height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      legend={"orientation": "h", "y": -0.25}, title=chart.title,
+    # The axis starts where the data does when the range asks for more than is stored,
+    # so a new install shows its first hour as a line, not as a hair at the right edge.
+    first_ts = int(frame["ts"].min())
+    axis_from = max(start_ts, first_ts - (end_ts - first_ts) // 20)
+    # Legend above the plot: below it, it covered the dates under the axis.
+    fig.update_layout(shapes=shading, height=280, margin={"l": 10, "r": 10, "t": 60, "b": 10},
+                      legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02,
+                              "yanchor": "bottom"},
+                      title={"text": chart.title, "y": 0.97, "yanchor": "top"},
                       yaxis_title=chart.unit, showlegend=len(drawn) > 1,
-                      xaxis_range=[datetime.fromtimestamp(start_ts / 1000, UTC),
+                      xaxis_range=[datetime.fromtimestamp(axis_from / 1000, UTC),
                                    datetime.fromtimestamp(end_ts / 1000, UTC)])
     return fig
 
 
-columns = st.columns(2)
-drawn = 0
-for index, chart in enumerate(CHARTS):
-    fig = figure(chart)
-    with columns[index % 2]:
-        if fig is None:
-            st.markdown(f"**{chart.title}**")
-            st.caption("No data in this range" + (
-                "" if chart.source == "host" else f" - is {chart.source} watched? "
-                "See the Overview page."))
-        else:
-            drawn += 1
-            st.plotly_chart(fig, width="stretch", key=f"chart-{index}")
+@st.fragment(run_every=timedelta(seconds=settings.sample_interval_seconds)
+             if choice in LIVE_RANGES else None)
+def charts(start_ts: int, end_ts: int) -> None:
+    if choice in LIVE_RANGES:  # the range ends now, at every redraw
+        end_ts = now_ms()
+        start_ts = end_ts - int(RANGES[choice].total_seconds() * 1000)
+    frame = history_frame(db, start_ts, end_ts)
+    if not frame.empty and frame["ts"].min() > start_ts + (end_ts - start_ts) // 10:
+        st.caption(f"History starts at {formatting.clock(int(frame['ts'].min()))}: the "
+                   "charts begin there.")
+    drawn = 0
+    for index, chart in enumerate(CHARTS):
+        if index % 2 == 0:  # a row per pair: a phone stacks them in the desktop's order
+            row = st.columns(2)
+        fig = figure(chart, frame, start_ts, end_ts)
+        with row[index % 2]:
+            if fig is None:
+                st.markdown(f"**{chart.title}**")
+                st.caption(empty_reason(chart))
+            else:
+                drawn += 1
+                # Plotly's toolbar only on hover, so it never covers the title.
+                st.plotly_chart(fig, width="stretch", key=f"chart-{index}",
+                                config={"displayModeBar": "hover"})
+    st.caption("Shaded: the service was down. Lines are averages per point; dotted lines "
+               "the peak within each point.")
+    if drawn:
+        st.download_button("Download this range as CSV", csv_text(frame),
+                           file_name=f"ops-history-{choice.replace(' ', '')}.csv",
+                           mime="text/csv")
 
-st.caption("Shaded: the service was down. Lines are averages per point; dotted lines the "
-           "peak within each point.")
-if drawn:
-    st.download_button("Download this range as CSV", csv_text(frame),
-                       file_name=f"ops-history-{choice.replace(' ', '')}.csv",
-                       mime="text/csv")
+
+charts(start_ts, end_ts)

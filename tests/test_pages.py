@@ -74,7 +74,7 @@ def test_empty_store_nothing_configured(monkeypatch: pytest.MonkeyPatch, env: di
     assert not app.exception, app.exception
     text = shown(app)
     expected = {"pages/overview.py": "Not watched. Set `REDIS_URL`",
-                "pages/history.py": "No data in this range",
+                "pages/history.py": "No samples in this range yet.",
                 "pages/backups.py": "not watched: set MONGO_URI",
                 "pages/cache.py": "not watched: set REDIS_URL",
                 "pages/database.py": "not watched: set MONGO_URI",

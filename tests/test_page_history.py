@@ -1,0 +1,77 @@
+"""The History page on a new install (AppTest): a few samples from a real collector against
+a real redis-server and MongoDB stand-in, drawn visibly over long ranges, with empty
+charts saying what is true."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from collector.loop import Collector
+from ops.config import load_settings
+from ops.housekeeping import Retention
+from ops.sources.configured import build_sources
+from ops.storage import Store
+from tests.servers import MongoStandIn, RedisServer
+from tests.test_pages import app_for, month_of_data, shown
+
+__all__ = ["month_of_data"]  # the fixture, shared with tests/test_pages.py
+
+
+def layouts_and_traces(app: AppTest) -> dict[str, dict[str, Any]]:
+    specs = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    return {spec["layout"]["title"]["text"]: spec for spec in specs}
+
+
+def utc(text: str) -> datetime:
+    """A time as Plotly writes it (with or without its offset: both are UTC here)."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def test_a_new_install_draws_its_few_samples_visibly(
+        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], redis_server: RedisServer,
+        mongo_own: MongoStandIn) -> None:
+    env = {**env, "REDIS_URL": redis_server.url, "MONGO_URI": mongo_own.uri}
+    settings = load_settings(env, env_file=None)
+    collector = Collector(Store(settings.database_path), build_sources(settings), 5,
+                          Retention.from_settings(settings))
+    for _ in range(3):
+        collector.run_once()
+
+    app = app_for(monkeypatch, env, "pages/history.py")
+    app.segmented_control(key="history_range").set_value("24 h").run()
+    assert not app.exception
+    charts = layouts_and_traces(app)
+    memory = charts["Memory used"]
+    assert all(trace["mode"] == "lines+markers" for trace in memory["data"]), \
+        "three points get markers, so they are seen"
+    first = min(utc(x) for trace in memory["data"] for x in trace["x"])
+    axis_from, axis_to = map(utc, memory["layout"]["xaxis"]["range"])
+    assert axis_from <= first < axis_to
+    assert first - axis_from < timedelta(minutes=5), \
+        "the axis starts near the first sample, not 24 hours before it"
+    legend = memory["layout"]["legend"]
+    assert legend["y"] > 1 and legend["yanchor"] == "bottom", "legend above: dates stay visible"
+    text = shown(app)
+    assert "History starts at" in text
+    # MongoDB is watched and up, but the stand-in reports no operation counters.
+    assert "MongoDB reported no operation counters in this range." in text
+    assert "is mongo watched" not in text
+    # The API is not configured: the chart says how to watch it.
+    assert "API is not watched: set API_HEALTH_URL" in text
+
+
+def test_long_ranges_of_a_month_keep_plain_lines(monkeypatch: pytest.MonkeyPatch,
+                                                 month_of_data: Path) -> None:
+    """Many points: lines without markers (a marker per point would be a smear)."""
+    app = app_for(monkeypatch, {"OPS_DATA_DIR": str(month_of_data)}, "pages/history.py")
+    app.segmented_control(key="history_range").set_value("30 d").run()
+    memory = layouts_and_traces(app)["Memory used"]
+    assert {trace["mode"] for trace in memory["data"]} == {"lines"}
+    assert "History starts at" not in shown(app)
