@@ -17,7 +17,7 @@ from urllib.error import HTTPError
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from ops.catalogue import HTTP_FIELDS
-from ops.redaction import MASK, remember_url
+from ops.redaction import MASK, redact, remember_url
 from ops.sources.base import PROBE_TIMEOUT_SECONDS, Reading, elapsed_ms
 
 MAX_BODY_BYTES = 64 * 1024
@@ -26,12 +26,13 @@ FIELDS = HTTP_FIELDS  # declared in ops.catalogue, where every reader finds them
 
 
 def safe_url(url: str) -> str:
-    """The URL without user info and with query values masked: fit to show and store."""
+    """The URL without user info, with query values and token path segments (a bot's)
+    masked: fit to show and store."""
     parts = urlsplit(url)
     netloc = parts.netloc.rpartition("@")[2]
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     query = urlencode([(key, MASK) for key, _ in pairs], safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    return redact(urlunsplit((parts.scheme, netloc, parts.path, query, "")))
 
 
 def _request(url: str) -> urllib.request.Request:
