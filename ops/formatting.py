@@ -1,4 +1,4 @@
-"""Numbers as the seed's JSON and the pages show them: `1m 15s`, `28.65`, `90.91%`, `52MB`."""
+"""Numbers as the seed's JSON and the pages show them: `1m 15s`, `28.65`, `90.91%`, `52 MB`."""
 
 from __future__ import annotations
 
@@ -23,7 +23,13 @@ def percent(value: float | None, digits: int = 2) -> str:
 
 
 def megabytes(value: float | None) -> str:
-    return "n/a" if value is None else f"{round(value)}MB"
+    """A size given in MB as pages show it: `1.2 MB`, `9,876 MB`, `22.6 GB` (GB from
+    10,000 MB on). The seed's JSON has its own form, `52MB` (see ops.report)."""
+    if value is None:
+        return "n/a"
+    if value >= 10_000:
+        return f"{value / 1024:,.1f} GB"
+    return f"{value:.1f} MB" if value < 10 else f"{value:,.0f} MB"
 
 
 def size(n_bytes: float | None) -> str:

@@ -37,12 +37,12 @@ cols[3].metric(f"Connections opened ({choice})", f"{t['connections_received'] or
 
 st.subheader("Memory")
 cols = st.columns(4)
-cols[0].metric("Used", detail.value("used_memory_mb", 1, " MB"))
-cols[0].caption(f"peak {detail.value('used_memory_peak_mb', 1, ' MB')}")
+cols[0].metric("Used", detail.megabytes("used_memory_mb"))
+cols[0].caption(f"peak {detail.megabytes('used_memory_peak_mb')}")
 maxmemory = detail.values.get("maxmemory_mb") or 0
 cols[1].metric("Used of limit" if maxmemory else "Used of host memory",
                formatting.percent(detail.values.get("memory_used_pct")))
-cols[1].caption(f"maxmemory {maxmemory:,.0f} MB" if maxmemory else
+cols[1].caption(f"maxmemory {formatting.megabytes(maxmemory)}" if maxmemory else
                 "no maxmemory set: % of the host's memory")
 cols[2].metric("Fragmentation", detail.value("fragmentation_ratio", 2))
 cols[2].caption("resident / used; above 1.5 wastes memory")

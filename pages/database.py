@@ -22,10 +22,10 @@ cols = st.columns(4)
 cols[0].metric("Connections", detail.value("connections_current"))
 cols[0].caption(f"{detail.value('connections_available')} available")
 cols[1].metric("Ping", detail.value("ping_ms", 1, " ms"))
-cols[2].metric("Resident memory", detail.value("resident_mb", 0, " MB"))
+cols[2].metric("Resident memory", detail.megabytes("resident_mb"))
 cols[3].metric("Documents", detail.value("objects_total"))
-cols[3].caption(f"{detail.value('data_size_mb_total', 1, ' MB')} data, "
-                f"{detail.value('storage_size_mb_total', 1, ' MB')} on disk")
+cols[3].caption(f"{detail.megabytes('data_size_mb_total')} data, "
+                f"{detail.megabytes('storage_size_mb_total')} on disk")
 
 st.subheader(f"Operations per second over {choice}")
 rates = {name.removeprefix("op_"): detail.totals.get(f"{name}_per_s") for name in MONGO_COUNTERS}

@@ -33,6 +33,9 @@ class Detail:
         number = self.values.get(name)
         return "n/a" if number is None else f"{number:,.{digits}f}{unit}"
 
+    def megabytes(self, name: str) -> str:
+        return formatting.megabytes(self.values.get(name))
+
     def state(self, now_ts: int) -> str:
         if self.latest is None:
             return "no sample yet"

@@ -119,8 +119,11 @@ def down_periods(store: Store, source: str, start_ts: int,
 
 
 def csv_text(frame: pd.DataFrame) -> str:
-    """The charted range as CSV: UTC time first, then every series."""
+    """The charted range as CSV: time first (ISO 8601 with its offset), then every
+    series, rounded to what the figures mean (3 decimals; hit rates 2, as on the pages)."""
     if frame.empty:
         return ""
-    out = frame.drop(columns=["ts"]).rename(columns={"time": "time_utc"})
+    out = frame.drop(columns=["ts", "time"]).round(3)
+    out[HIT_RATE] = out[HIT_RATE].round(2)
+    out.insert(0, "time", frame["time"].map(lambda t: t.isoformat(timespec="milliseconds")))
     return str(out.to_csv(index=False))

@@ -36,7 +36,7 @@ def _figure(source: str, latest: Latest) -> str:
     if source == "mongo":
         return f"{values.get('connections_current') or 0:.0f} connections"
     hit_rate = values.get("hit_rate_total_pct")
-    return f"hit rate {formatting.percent(hit_rate)}"
+    return f"hit rate {formatting.percent(hit_rate)} since Redis started"
 
 
 def _detail(source: str, latest: Latest) -> str:
