@@ -30,6 +30,7 @@ from ops.alerts.watch import AlertWatch  # noqa: E402
 from ops.clock import now_ms  # noqa: E402
 from ops.config import Settings  # noqa: E402
 from ops.housekeeping import Retention  # noqa: E402
+from ops.permissions import keep_private, tighten  # noqa: E402
 from ops.sources.configured import build_sources  # noqa: E402
 from ops.startup import settings_or_exit, setup_logging, writable_dirs_or_exit  # noqa: E402
 from ops.storage import Store, StoreError  # noqa: E402
@@ -43,12 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true",
                         help="print one sample as JSON on stdout and exit; writes nothing")
     args = parser.parse_args(argv)
+    keep_private()  # every file this process or its libraries create: 0600, directories 0700
     settings = settings_or_exit()
     setup_logging()
     if args.once:
         return print_one_sample(settings)
     alert_rules(settings)  # a bad rules file stops the program before it does anything
     writable_dirs_or_exit(settings)
+    tighten(settings)  # what an older version left readable by other users, logged once
     return run_forever(settings)
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from ops.permissions import PRIVATE_FILE
+
 LOCK_NAME = "collector.lock"
 PID_NAME = "collector.pid"
 
@@ -24,16 +26,19 @@ class AlreadyRunningError(RuntimeError):
 
 def claim(data_dir: Path) -> FileLock:
     """Hold the data directory for this process; AlreadyRunningError names the holder."""
-    lock = FileLock(data_dir / LOCK_NAME, mode=0o600, thread_local=False)
+    lock = FileLock(data_dir / LOCK_NAME, mode=PRIVATE_FILE, thread_local=False)
     try:
         lock.acquire(timeout=0)
     except Timeout:
         raise AlreadyRunningError(f"another collector ({_holder(data_dir)}) is already sampling "
                              f"into {data_dir}: stop it first, or give this one its own "
                              "OPS_DATA_DIR") from None
-    pid_file = data_dir / PID_NAME
-    pid_file.write_text(f"{os.getpid()} {socket.gethostname()}\n")
-    pid_file.chmod(0o600)
+    # Owner-only, and never written through a link planted under its name.
+    fd = os.open(data_dir / PID_NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                 | os.O_CLOEXEC, PRIVATE_FILE)
+    os.fchmod(fd, PRIVATE_FILE)  # one an older version left 0644
+    with os.fdopen(fd, "w") as pid_file:
+        pid_file.write(f"{os.getpid()} {socket.gethostname()}\n")
     return lock
 
 

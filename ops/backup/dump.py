@@ -2,9 +2,10 @@
 
 The archive is written as `<name>.partial`, verified from disk, its manifest written
 atomically, and only then renamed to `mongo-<UTC yyyymmddTHHMMSSZ>.archive.gz`: a file
-with the final name is always complete and verified. Documents travel as raw BSON
-batches from the server to gzip (find_raw_batches), never decoded, so memory stays
-constant whatever the size of the database.
+with the final name is always complete and verified; it is owner-only (0600) whatever
+the umask. Documents travel as raw BSON batches from the server to gzip
+(find_raw_batches), never decoded, so memory stays constant whatever the size of the
+database.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from ops.backup.manifest import (
     write_manifest,
 )
 from ops.backup.verify import verify
+from ops.permissions import PRIVATE_FILE, private_dir
 
 log = logging.getLogger("ops.backup")
 
@@ -174,7 +176,7 @@ def _discard(path: Path) -> None:
 
 def _prepare_dir(backup_dir: Path, final: Path) -> None:
     try:
-        backup_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(backup_dir)
     except OSError as exc:
         raise BackupError(f"cannot create backup directory {backup_dir}: "
                           f"{exc.strerror or exc}") from exc
@@ -301,7 +303,9 @@ def _uuid_hex(value: object) -> str | None:
 def _write_archive(client: MongoClient[Any], prelude: Prelude, plan: list[_Planned],
                    partial: Path, gzip_level: int,
                    progress: _Progress) -> tuple[list[NamespaceSummary], str, int]:
-    with open(partial, "xb") as raw:
+    # Owner-only whatever the umask; O_EXCL: never over a file or through a link.
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE)
+    with os.fdopen(fd, "wb") as raw:
         hashing = _HashingFile(raw)
         with (gzip_writer(hashing, gzip_level) as gz,  # type: ignore[arg-type]
               _WriterThread(ArchiveWriter(gz, prelude)) as writer):

@@ -27,6 +27,7 @@ from ops.backup.restore import restore
 from ops.backup.retention import prune
 from ops.backup.verify import verify
 from ops.config import Settings
+from ops.permissions import PRIVATE_FILE, private_dir
 from ops.storage import Job, Store
 
 log = logging.getLogger("ops.backup")
@@ -37,8 +38,8 @@ EVENT_SOURCE = "backup"
 
 
 def backup_lock(backup_dir: Path) -> FileLock:
-    backup_dir.mkdir(parents=True, exist_ok=True)
-    return FileLock(backup_dir / LOCK_NAME)
+    private_dir(backup_dir)
+    return FileLock(backup_dir / LOCK_NAME, mode=PRIVATE_FILE)
 
 
 def _plain(value: Any) -> Any:

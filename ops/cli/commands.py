@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ops.config import Secret, Settings
+from ops.permissions import keep_private, tighten
 from ops.redaction import one_line, scrub, url_secrets
 from ops.startup import settings_or_exit, setup_logging
 from ops.storage import StoreError
@@ -180,9 +181,13 @@ def _secrets(settings: Settings) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_private()  # before anything is written: the store, a job, `up`'s two children
     args = parser().parse_args(argv)
     settings = settings_or_exit()
     setup_logging()
+    # What an older version left readable by others; quiet: a command's stderr is its
+    # answer (one line), and the collector logs what it finds at its start.
+    tighten(settings, quiet=True)
     try:
         return int(args.run(settings, args))
     except StoreError as err:  # the history file is not ours to use: a setting to fix

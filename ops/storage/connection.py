@@ -13,11 +13,15 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from ops.permissions import make_private, private_dir
+
 BUSY_TIMEOUT_MS = 5000
+# SQLite gives its -wal and -shm the main file's mode; an older version left all three 0644.
+PRIVATE_SUFFIXES = ("", "-wal", "-shm")
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -25,8 +29,11 @@ Params = Sequence[Any] | dict[str, Any]
 def connect(path: Path) -> sqlite3.Connection:
     """A connection with the file's settings: WAL so readers never wait for the writer, a
     busy timeout for the moment two writers meet, autocommit for single statements
-    (`isolation_level=None`; multi-statement writes go through `transaction`)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    (`isolation_level=None`; multi-statement writes go through `transaction`).
+
+    The file and its -wal and -shm are made owner-only whatever the process umask: the
+    history names every service, host and error of the stack."""
+    private_dir(path.parent)
     # check_same_thread=False only so a dead thread's connection can be closed from
     # another thread; `Connections` never lets two threads use one connection.
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
@@ -37,7 +44,17 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA synchronous=NORMAL")
+    _keep_private(path)
     return conn
+
+
+def _keep_private(path: Path) -> None:
+    """Owner-only file modes, never through a link. A file this user cannot change
+    (another user's, opened by a command run as someone else) is left as it is: its
+    owner's own processes tighten it."""
+    for suffix in PRIVATE_SUFFIXES:
+        with suppress(OSError):
+            make_private(path.with_name(path.name + suffix))
 
 
 class _Slot:
