@@ -34,6 +34,7 @@ import bson
 from bson import json_util
 
 from ops.backup.errors import ArchiveError
+from ops.backup.files import open_regular
 
 MAGIC = 0x8199E26D
 MAGIC_BYTES = struct.pack("<I", MAGIC)
@@ -455,7 +456,7 @@ def _gzip_problem(exc: zlib.error, first: int, last: int, out: int) -> str:
 @contextmanager
 def open_archive(path: Path) -> Iterator[ArchiveReader]:
     """An ArchiveReader over a file, gzipped (`--gzip --archive`) or not (`--archive`)."""
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # never through a link
         gzipped = f.read(2) == GZIP_MAGIC
         f.seek(0)
         chunks = file_chunks(f)

@@ -3,15 +3,21 @@
 The directory is the truth: a file copied in by hand is listed (as "no manifest" when it
 came alone), a deleted one disappears, a `.partial` is never listed and a manifest whose
 archive is gone is ignored. Listing never opens an archive, so it stays fast.
+
+Only regular files are backups: a symbolic link, a directory or a special file named like
+one is not listed (lstat, never followed), so nothing above - retention, verify, restore,
+downloads - ever sees it; a manifest that is a link is not read ("unreadable manifest").
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ops.backup.errors import NotFoundError
+from ops.backup.files import regular_stat
 from ops.backup.manifest import (
     ARCHIVE_SUFFIX,
     MANIFEST_SUFFIX,
@@ -49,7 +55,7 @@ class BackupEntry:
 
 
 def list_backups(backup_dir: Path) -> list[BackupEntry]:
-    """Every `mongo-*.archive.gz` in `backup_dir`, newest first."""
+    """Every regular file `mongo-*.archive.gz` in `backup_dir`, newest first."""
     backup_dir = Path(backup_dir)
     if not backup_dir.is_dir():
         return []
@@ -64,14 +70,19 @@ def list_backups(backup_dir: Path) -> list[BackupEntry]:
 def _entry_or_none(path: Path) -> BackupEntry | None:
     try:
         return entry_for(path)
-    except FileNotFoundError:  # deleted between the listing and the stat
+    except NotFoundError:  # not a regular file, or deleted since the listing
         return None
 
 
 def entry_for(path: Path) -> BackupEntry:
-    """The catalogue entry of one archive file, wherever it is."""
-    size = path.stat().st_size
-    mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    """The catalogue entry of one archive file, wherever it is; NotFoundError when it is
+    not a regular file (a link is never followed)."""
+    info = regular_stat(path)
+    if info is None:
+        raise NotFoundError(f"{path} is not a backup file: missing, or not a regular file "
+                            "(a symbolic link is never followed)")
+    size = info.st_size
+    mtime = datetime.fromtimestamp(info.st_mtime, UTC)
     manifest, status = _manifest_of(path, size)
     ident = backup_id(path)
     created = time_of_id(ident) or (manifest.started if manifest else None) or mtime
@@ -86,7 +97,7 @@ def entry_for(path: Path) -> BackupEntry:
 
 def _manifest_of(path: Path, size: int) -> tuple[Manifest | None, str]:
     meta = manifest_path(path)
-    if not meta.exists():
+    if not os.path.lexists(meta):
         return None, STATUS_NO_MANIFEST
     try:
         manifest = read_manifest(meta)
@@ -100,7 +111,7 @@ def _manifest_of(path: Path, size: int) -> tuple[Manifest | None, str]:
 def find(backup_dir: Path, id_or_file: str | Path) -> BackupEntry:
     """A backup by id (`mongo-20261127T030000Z`), file name, or path to an archive file."""
     given = Path(id_or_file)
-    if given.is_file() and (given.is_absolute() or len(given.parts) > 1):
+    if os.path.lexists(given) and (given.is_absolute() or len(given.parts) > 1):
         return entry_for(given)
     wanted = backup_id(given.name)
     for entry in list_backups(backup_dir):
@@ -116,7 +127,7 @@ def remove_partials(backup_dir: Path) -> list[Path]:
     if not backup_dir.is_dir():
         return []
     orphans = [m for m in backup_dir.glob(f"{PREFIX}*{ARCHIVE_SUFFIX}{MANIFEST_SUFFIX}")
-               if not m.with_name(m.name.removesuffix(MANIFEST_SUFFIX)).exists()]
+               if not os.path.lexists(m.with_name(m.name.removesuffix(MANIFEST_SUFFIX)))]
     leftovers = [*backup_dir.glob(f"{PREFIX}*{ARCHIVE_SUFFIX}{PARTIAL_SUFFIX}"),
                  *backup_dir.glob(".manifest-*.tmp"),
                  *orphans]  # a manifest written just before a kill stopped the rename

@@ -24,6 +24,7 @@ from typing import Any
 import ops
 from ops.backup.archive import FORMAT_VERSION
 from ops.backup.errors import VerifyError, one_line
+from ops.backup.files import open_regular
 
 PREFIX = "mongo-"
 ARCHIVE_SUFFIX = ".archive.gz"
@@ -32,6 +33,7 @@ PARTIAL_SUFFIX = ".partial"
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 TOOL_NAME = "ops-dashboard"
 _ID_PATTERN = re.compile(r"^mongo-(\d{8}T\d{6}Z)$")
+MAX_MANIFEST_BYTES = 16 << 20  # a manifest lists collections: kilobytes, not gigabytes
 
 
 def tool_version() -> str:
@@ -158,8 +160,13 @@ def write_manifest(manifest: Manifest, path: Path) -> None:
 
 
 def read_manifest(path: Path) -> Manifest:
-    """Raises OSError, ValueError (bad JSON) or TypeError/KeyError (wrong shape)."""
-    return Manifest.from_json(path.read_text(encoding="utf-8"))
+    """Raises OSError (also when `path` is a link or not a regular file: never followed),
+    ValueError (bad JSON, too large) or TypeError/KeyError (wrong shape)."""
+    with open_regular(path) as f:
+        data = f.read(MAX_MANIFEST_BYTES + 1)
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ValueError(f"larger than {MAX_MANIFEST_BYTES >> 20} MB: not a manifest")
+    return Manifest.from_json(data.decode("utf-8"))
 
 
 def load_manifest_for(archive: Path) -> Manifest | None:
@@ -168,7 +175,7 @@ def load_manifest_for(archive: Path) -> Manifest | None:
     Raises VerifyError (one line, chained to the cause) when it cannot be read or parsed.
     """
     path = manifest_path(archive)
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
     try:
         return read_manifest(path)

@@ -9,6 +9,7 @@ metadata (names, unique and other options kept) and views recreated as views.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -128,7 +129,7 @@ def restore(path: Path, uri: str, to_db: str, *, from_db: str | None = None,
     """
     started = time.monotonic()
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise RestoreError(f"{path}: no such backup file")
     try:
         report = _restore(path, uri, to_db, from_db, drop, progress)
@@ -138,7 +139,7 @@ def restore(path: Path, uri: str, to_db: str, *, from_db: str | None = None,
         raise
     except PyMongoError as exc:
         raise RestoreError(scrub(_describe(exc, uri, to_db), uri)) from exc
-    except OSError as exc:
+    except OSError as exc:  # a link or a directory too: never followed (files.py)
         raise RestoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
     report.duration_s = time.monotonic() - started
     log.info("restored %s from %s into %s: %d documents, %d indexes, %d views",

@@ -1,7 +1,9 @@
 """Delete backups older than the retention period, never the newest good one.
 
 A pure function of the directory and `now`: a backup's age comes from the time in its
-name (`mongo-<UTC time>`), so a copy or a touch does not change what is pruned.
+name (`mongo-<UTC time>`), so a copy or a touch does not change what is pruned. Only
+what the catalogue lists is considered (regular files), and deleting removes a name,
+never what a link points to.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from ops.backup.catalogue import BackupEntry, list_backups
+from ops.backup.files import open_regular
 from ops.backup.manifest import manifest_path, to_utc
 
 log = logging.getLogger("ops.backup")
@@ -49,7 +52,7 @@ def still_intact(entry: BackupEntry) -> bool:
         return False
     digest = hashlib.sha256()
     try:
-        with entry.file.open("rb") as archive:
+        with open_regular(entry.file) as archive:  # never through a link
             while chunk := archive.read(HASH_CHUNK_BYTES):
                 digest.update(chunk)
     except OSError as err:

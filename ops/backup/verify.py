@@ -10,6 +10,7 @@ the byte offset in the uncompressed stream, or "sha256 mismatch".
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from ops.backup.archive import (
     gunzip_chunks,
 )
 from ops.backup.errors import ArchiveError, VerifyError
+from ops.backup.files import open_regular
 from ops.backup.manifest import CollectionStats, Manifest
 
 # Dates outside Python's range are legal BSON: decode them instead of failing the backup.
@@ -108,11 +110,11 @@ def verify(path: Path, manifest: Manifest | None = None) -> VerifyReport:
     """Check `path` completely; with `manifest`, also its sha256, size and counts."""
     started = time.monotonic()
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise VerifyError(f"{path.name}: no such file")
     try:
         report = _scan(path, manifest)
-    except OSError as exc:
+    except OSError as exc:  # a link or a directory too: never followed (files.py)
         raise VerifyError(f"{path.name}: cannot read ({exc.strerror or exc})") from exc
     if manifest is not None:
         _check_manifest(report, manifest)
@@ -121,7 +123,7 @@ def verify(path: Path, manifest: Manifest | None = None) -> VerifyReport:
 
 
 def _scan(path: Path, manifest: Manifest | None) -> VerifyReport:
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         gzipped = f.read(2) == GZIP_MAGIC
         f.seek(0)
         hashing = _Hashing(file_chunks(f))

@@ -1,8 +1,10 @@
 """Backup downloads: short-lived signed links, served by a route streaming from disk.
 
 The page makes the link after login; the route checks the signature and the expiry,
-looks the id up in the catalogue (never a path from the request) and streams the file
-in chunks, so a backup of several gigabytes never sits in memory.
+looks the id up in the catalogue (never a path from the request; regular files only) and
+streams the file in chunks, so a backup of several gigabytes never sits in memory. The
+file is opened without following a link and checked to be a regular file on the open
+descriptor, which is what is streamed: a link swapped in after the listing is refused.
 """
 
 from __future__ import annotations
@@ -13,37 +15,49 @@ import os
 import re
 import secrets
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlencode
 
+import anyio.to_thread
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from ops.backup.catalogue import list_backups
+from ops.backup.files import open_regular
 from ops.config import Settings, SettingsError, load_settings
+from ops.permissions import PRIVATE_FILE, private_dir
 
 LINK_SECONDS = 300
 KEY_FILE = ".download-key"
 BACKUP_ID = re.compile(r"mongo-\d{8}T\d{6}Z")
 PATH = "/api/backups/{backup_id}/download"
+CHUNK_BYTES = 1 << 20
 
 
 def signing_key(data_dir: Path) -> bytes:
     """A random key kept beside the database, made once with owner-only permissions."""
     path = data_dir / KEY_FILE
     try:
-        return path.read_bytes()
+        return _read_key(path)
     except FileNotFoundError:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
         key = secrets.token_bytes(32)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
         except FileExistsError:  # another process made it first
-            return path.read_bytes()
+            return _read_key(path)
         with os.fdopen(fd, "wb") as out:
             out.write(key)
         return key
+
+
+def _read_key(path: Path) -> bytes:
+    """The key's bytes, never through a link planted under its name."""
+    with open_regular(path) as f:
+        return f.read()
 
 
 def _signature(key: bytes, backup_id: str, expires: int) -> str:
@@ -88,7 +102,24 @@ async def download(request: Request) -> Response:
     entry = next((e for e in list_backups(settings.backup_dir) if e.id == backup_id), None)
     if entry is None:
         return _refuse(404, f"no backup {backup_id}")
-    return FileResponse(entry.file, media_type="application/gzip", filename=entry.file.name)
+    try:
+        f = open_regular(entry.file)  # O_NOFOLLOW, then fstat: a regular file or nothing
+    except OSError:  # gone, or swapped for a link since the listing
+        return _refuse(404, f"no backup {backup_id}")
+    size = os.fstat(f.fileno()).st_size
+    return StreamingResponse(_chunks(f), media_type="application/gzip", headers={
+        "Content-Length": str(size),
+        "Content-Disposition": f'attachment; filename="{entry.file.name}"'})
+
+
+async def _chunks(f: BinaryIO) -> AsyncIterator[bytes]:
+    """The open file in chunks, read on a worker thread; closed at the end or when the
+    client goes away."""
+    try:
+        while chunk := await anyio.to_thread.run_sync(f.read, CHUNK_BYTES):
+            yield chunk
+    finally:
+        f.close()
 
 
 def routes() -> list[BaseRoute]:
