@@ -9,13 +9,15 @@ import streamlit as st
 
 from ops import formatting
 from ops.backup.catalogue import list_backups
+from ops.backup.errors import RestoreError
+from ops.backup.restore import check_target
 from ops.clock import now_ms
 from ops.heartbeat import collector_state
 from ops.sources.configured import how_to_watch
 from ops.storage import Job
 from ops.views.backups import describe_job, fraction_done, summary
 from ops.web.downloads import signed_link
-from pages.common import page_settings, store
+from pages.common import page_settings, plain, store
 
 settings = page_settings()
 db = store(str(settings.database_path))
@@ -44,6 +46,16 @@ def request(kind: str, params: dict[str, object] | None = None, join: bool = Tru
     st.session_state["followed_job"] = job.id
     if not created:
         st.toast(f"A {kind} is already {job.status}: following it")
+
+
+def refusal(target: str) -> str | None:
+    """Why `target` may not be restored into (admin, local, config in any spelling, or
+    not a database name), before anything is queued; None when it may."""
+    try:
+        check_target(target)
+    except RestoreError as error:
+        return str(error)
+    return None
 
 
 @st.fragment(run_every=timedelta(seconds=1))
@@ -113,8 +125,13 @@ else:
         drop = st.checkbox("Replace what is in that database (drop its collections first)",
                            key="restore_drop")
         typed = st.text_input("Type the database name again to confirm", key="restore_confirm")
+        refused = refusal(target) if target else None
+        if refused:
+            st.error(plain(refused), icon=":material/block:")
         ready = bool(target) and typed == target and settings.mongo_uri is not None
-        if st.button("Restore", type="primary", disabled=not ready, key="restore_button"):
+        clicked = st.button("Restore", type="primary", disabled=not ready or bool(refused),
+                            key="restore_button")
+        if clicked and ready and refused is None:  # a disabled button alone is no guard
             request("restore", {"backup": chosen, "to_db": target, "drop": drop}, join=False)
             st.rerun()
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from ops import formatting
 from ops.backup.catalogue import BackupEntry, find, list_backups
-from ops.backup.errors import BackupError
+from ops.backup.errors import BackupError, RestoreError
 from ops.backup.manifest import iso, load_manifest_for
-from ops.backup.restore import RestoreProgress, restore
+from ops.backup.restore import RestoreProgress, check_target, restore
 from ops.backup.retention import prune
 from ops.backup.verify import verify
 from ops.clock import now_ms
@@ -140,6 +140,10 @@ def verify_command(settings: Settings, target: str) -> int:
 
 def restore_command(settings: Settings, target: str, to_db: str, drop: bool,
                     from_db: str | None) -> int:
+    try:
+        check_target(to_db)  # a usage error: said before anything is opened
+    except RestoreError as error:
+        return _fail(str(error), EXIT_USAGE)
     if settings.mongo_uri is None:
         return _fail("MONGO_URI is not set: there is no MongoDB to restore into", EXIT_USAGE)
     last = [0.0]

@@ -23,7 +23,7 @@ from ops.backup.catalogue import find
 from ops.backup.dump import dump
 from ops.backup.errors import BackupError, one_line, scrub
 from ops.backup.manifest import load_manifest_for
-from ops.backup.restore import restore
+from ops.backup.restore import check_target, restore
 from ops.backup.retention import prune
 from ops.backup.verify import verify
 from ops.config import Settings
@@ -158,8 +158,9 @@ class JobRunner:
 
     def _restore(self, job: Job) -> dict[str, Any]:
         assert self.settings.mongo_uri is not None
-        entry = find(self.settings.backup_dir, _param(job, "backup"))
         to_db = _param(job, "to_db")
+        check_target(to_db)  # a job row queued by anyone, not only by the page
+        entry = find(self.settings.backup_dir, _param(job, "backup"))
         self._event(job, "started", f"{entry.id} into {to_db}")
         report = restore(entry.file, self.settings.mongo_uri.reveal(), to_db,
                          from_db=job.params.get("from_db"), drop=bool(job.params.get("drop")),

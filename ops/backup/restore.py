@@ -4,6 +4,10 @@ The file is verified first (with its manifest when one lies beside it), so a dam
 backup is refused before anything is written. Then collections are created with their
 options, documents inserted as raw BSON batches, indexes built from the archive
 metadata (names, unique and other options kept) and views recreated as views.
+
+MongoDB's own databases (admin: users and roles; local: the oplog; config: sharding)
+are never a target, whichever way the name is spelled (`check_target`); the command,
+the page and the job all refuse them, and so does `restore` itself.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,12 +46,37 @@ from ops.backup.errors import (
 )
 from ops.backup.manifest import CollectionStats, Manifest, load_manifest_for
 from ops.backup.verify import verify
+from ops.config import SYSTEM_DATABASES
 
 log = logging.getLogger("ops.backup")
 
 INSERT_BATCH_DOCS = 1000
 INSERT_BATCH_BYTES = 8 << 20
 PROGRESS_INTERVAL_S = 0.5
+# What MongoDB refuses in a database name (on any platform), and its length limit.
+FORBIDDEN_IN_NAMES = frozenset('/\\. "$*<>:|?\x00')
+MAX_NAME_BYTES = 63
+
+
+def check_target(name: str) -> None:
+    """Refuse a target database that is not a plain database name of the user's: empty,
+    one MongoDB would reject, or admin, local or config in any spelling MongoDB (or a C
+    string cut at a NUL) would take for them: any case, Unicode compatibility forms,
+    surrounding spaces. Raises RestoreError with one line."""
+    as_seen = unicodedata.normalize("NFKC", name.split("\x00")[0]).strip().casefold()
+    if as_seen in SYSTEM_DATABASES:
+        raise RestoreError(f"refusing to restore into {name!r}: admin, local and config are "
+                           "MongoDB's own databases (users and roles, the oplog, sharding "
+                           "metadata); choose another name")
+    if not name.strip():
+        raise RestoreError("no target database given: name the database to restore into")
+    bad = sorted({c for c in name if c in FORBIDDEN_IN_NAMES or not c.isprintable()})
+    if bad:
+        raise RestoreError(f"{name!r} is not a database name MongoDB accepts: it contains "
+                           f"{' '.join(repr(c) for c in bad)}")
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise RestoreError(f"{name[:20]!r}... is not a database name MongoDB accepts: "
+                           f"longer than {MAX_NAME_BYTES} bytes")
 
 
 @dataclass(frozen=True)
@@ -127,6 +157,7 @@ def restore(path: Path, uri: str, to_db: str, *, from_db: str | None = None,
     one line naming the problem (no password), chained to the error that caused it;
     anything else (a bug) propagates unchanged.
     """
+    check_target(to_db)
     started = time.monotonic()
     path = Path(path)
     if not os.path.lexists(path):
