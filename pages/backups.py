@@ -10,6 +10,7 @@ import streamlit as st
 from ops import formatting
 from ops.backup.catalogue import list_backups
 from ops.backup.errors import RestoreError
+from ops.backup.requests import RECENT_SECONDS, request_backup_job
 from ops.backup.restore import check_target
 from ops.clock import now_ms
 from ops.heartbeat import collector_state
@@ -48,6 +49,16 @@ def request(kind: str, params: dict[str, object] | None = None, join: bool = Tru
         st.toast(f"A {kind} is already {job.status}: following it")
 
 
+def request_backup(again: bool = False) -> None:
+    """Backup now: the backup running, or the one that just finished (the page then asks
+    whether to take another), or a new one; requests.py decides, as for the command."""
+    asked = request_backup_job(db, "dashboard", now_ms(), again=again)
+    st.session_state["followed_job"] = asked.job.id
+    st.session_state["confirm_backup"] = asked.job.id if asked.recent else None
+    if not asked.created and not asked.recent:
+        st.toast(f"A backup is already {asked.job.status}: following it")
+
+
 def refusal(target: str) -> str | None:
     """Why `target` may not be restored into (admin, local, config in any spelling, or
     not a database name), before anything is queued; None when it may."""
@@ -56,6 +67,22 @@ def refusal(target: str) -> str | None:
     except RestoreError as error:
         return str(error)
     return None
+
+
+def confirm_another_backup() -> None:
+    """After Backup now found a backup finished less than RECENT_SECONDS ago."""
+    job = db.job(st.session_state.get("confirm_backup") or 0)
+    if job is None or job.finished_ts is None:
+        return
+    age = max(0, round((now_ms() - job.finished_ts) / 1000))
+    st.warning(f"A backup finished {age} s ago - take another?", icon=":material/help:")
+    yes, no = st.columns(2)
+    if yes.button("Take another backup", key="backup_again", icon=":material/backup:"):
+        request_backup(again=True)
+        st.rerun()
+    if no.button("No, keep that one", key="backup_keep"):
+        st.session_state["confirm_backup"] = None
+        st.rerun()
 
 
 @st.fragment(run_every=timedelta(seconds=1))
@@ -85,9 +112,12 @@ def follow_job() -> None:
 left, right = st.columns([1, 3])
 if left.button("Backup now", type="primary", disabled=settings.mongo_uri is None,
                icon=":material/backup:"):
-    request("backup")
+    request_backup()
 right.caption("The collector runs the backup; this page follows it. A request while a "
-              "backup runs joins that backup.")
+              "backup runs joins that backup; one less than "
+              f"{RECENT_SECONDS} s after a backup finished asks first.")
+if st.session_state.get("confirm_backup"):
+    confirm_another_backup()
 follow_job()
 
 entries = list_backups(settings.backup_dir)

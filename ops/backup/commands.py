@@ -17,6 +17,7 @@ from ops import formatting
 from ops.backup.catalogue import BackupEntry, find, list_backups
 from ops.backup.errors import BackupError, RestoreError
 from ops.backup.manifest import iso, load_manifest_for
+from ops.backup.requests import request_backup_job
 from ops.backup.restore import RestoreProgress, check_target, restore
 from ops.backup.retention import prune
 from ops.backup.verify import verify
@@ -35,11 +36,21 @@ def _fail(message: str, status: int = EXIT_FAILED) -> int:
     return status
 
 
-def request_backup(settings: Settings, wait: bool, requested_by: str = "cli") -> int:
+def request_backup(settings: Settings, wait: bool, requested_by: str = "cli",
+                   again: bool = False) -> int:
+    """Ask the collector for a backup: a new one, the one running (joined), or the one
+    that finished less than a minute ago unless `again` (requests.py)."""
     if settings.mongo_uri is None:
         return _fail("MONGO_URI is not set: there is no MongoDB to back up", EXIT_USAGE)
     store = Store(settings.database_path)
-    job, created = store.request_job("backup", requested_by, now_ms())
+    now = now_ms()
+    asked = request_backup_job(store, requested_by, now, again=again)
+    job, created = asked.job, asked.created
+    if asked.recent:
+        print(f"backup job {job.id} finished {asked.finished_seconds_ago(now)} s ago "
+              f"({(job.result or {}).get('file', 'no file')}): not taking another; "
+              "--again takes another")
+        return _report(job) if wait else 0
     print(f"backup job {job.id} {'queued' if created else 'already ' + job.status + ': joined'}")
     collector = collector_state(store, settings, now_ms())
     if not collector.running:

@@ -2,10 +2,10 @@
 
 The archive is written as `<name>.partial`, verified from disk, its manifest written
 atomically, and only then renamed to `mongo-<UTC yyyymmddTHHMMSSZ>.archive.gz`: a file
-with the final name is always complete and verified; it is owner-only (0600) whatever
-the umask. Documents travel as raw BSON batches from the server to gzip
-(find_raw_batches), never decoded, so memory stays constant whatever the size of the
-database.
+with the final name is always complete and verified. The name is the start's second, or
+the next free one (`free_name`). Files are owner-only (0600) whatever the umask.
+Documents travel as raw BSON batches from the server to gzip (find_raw_batches), never
+decoded, so memory stays constant whatever the size of the database.
 """
 
 from __future__ import annotations
@@ -57,16 +57,17 @@ from ops.backup.manifest import (
     write_manifest,
 )
 from ops.backup.verify import verify
+from ops.config import SYSTEM_DATABASES
 from ops.permissions import PRIVATE_FILE, private_dir
 
 log = logging.getLogger("ops.backup")
 
-SYSTEM_DATABASES = ("admin", "local", "config")
 BATCH_SIZE = 1000
 PROGRESS_INTERVAL_S = 0.5
 SERVER_SELECTION_TIMEOUT_MS = 5_000
 SOCKET_TIMEOUT_MS = 120_000
 WRITE_QUEUE_DEPTH = 8
+MAX_NAME_STEPS = 3600  # seconds past its start a backup's name may move to find a free one
 
 
 @dataclass(frozen=True)
@@ -144,9 +145,9 @@ def dump(uri: str, backup_dir: Path, databases: list[str] | None = None, *,
     started = _to_ms(to_utc(now or datetime.now(UTC)))
     clock = time.monotonic()
     backup_dir = Path(backup_dir)
-    final = backup_dir / archive_name(started)
+    _prepare_dir(backup_dir)
+    final = free_name(backup_dir, started)
     partial = partial_path(final)
-    _prepare_dir(backup_dir, final)
     try:
         manifest = _dump_to(uri, partial, final, databases, gzip_level, started, clock, progress)
     except (BackupError, PyMongoError, OSError) as exc:
@@ -174,18 +175,34 @@ def _discard(path: Path) -> None:
             log.warning("cannot remove %s: %s", path, exc.strerror or exc)
 
 
-def _prepare_dir(backup_dir: Path, final: Path) -> None:
+def _prepare_dir(backup_dir: Path) -> None:
     try:
         private_dir(backup_dir)
     except OSError as exc:
         raise BackupError(f"cannot create backup directory {backup_dir}: "
                           f"{exc.strerror or exc}") from exc
-    if final.exists():
-        raise BackupError(f"{final.name} already exists in {backup_dir}")
-    partial = partial_path(final)
-    if partial.exists():  # never delete what another dump may be writing
-        raise BackupError(f"{partial.name} exists in {backup_dir}: another backup is being "
-                          f"written, or an interrupted one left it (remove_partials)")
+
+
+def free_name(backup_dir: Path, started: datetime) -> Path:
+    """The archive's final path: named after the UTC second the backup started, or the
+    first later second whose name is free, so two backups in one second (or one landing
+    on a name copied in by hand) never collide; the manifest keeps the true start time.
+
+    Taken means an archive or a manifest of that name exists, even as a link. A partial
+    file of the chosen name is refused, never deleted: another dump may be writing it.
+    Dumps in one BACKUP_DIR run one at a time (the jobs' lock), so the name stays free
+    until this dump publishes it."""
+    for step in range(MAX_NAME_STEPS):
+        final = backup_dir / archive_name(started + timedelta(seconds=step))
+        if os.path.lexists(final) or os.path.lexists(manifest_path(final)):
+            continue
+        partial = partial_path(final)
+        if os.path.lexists(partial):
+            raise BackupError(f"{partial.name} exists in {backup_dir}: another backup is being "
+                              f"written, or an interrupted one left it (remove_partials)")
+        return final
+    raise BackupError(f"no free backup name in {backup_dir} within {MAX_NAME_STEPS} s of "
+                      f"{archive_name(started)}")
 
 
 def _dump_to(uri: str, partial: Path, final: Path, databases: list[str] | None,

@@ -61,7 +61,7 @@ def _samples(settings: Settings, args: argparse.Namespace) -> int:
 def _backup(settings: Settings, args: argparse.Namespace) -> int:
     from ops.backup.commands import request_backup
 
-    return request_backup(settings, wait=args.wait)
+    return request_backup(settings, wait=args.wait, again=args.again)
 
 
 def _backups(settings: Settings, args: argparse.Namespace) -> int:
@@ -91,6 +91,9 @@ def _prune(settings: Settings, args: argparse.Namespace) -> int:
 def _backup_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait", action="store_true",
                         help="follow the backup to its end; exit 1 when it fails")
+    parser.add_argument("--again", action="store_true",
+                        help="take another backup even if one finished less than a minute "
+                        "ago (without it, that one is the answer)")
 
 
 def _backups_arguments(parser: argparse.ArgumentParser) -> None:
