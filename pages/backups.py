@@ -1,8 +1,16 @@
-"""Backups: the catalogue, downloads, Backup now with live progress, verify, restore."""
+"""Backups: the catalogue, downloads, Backup now with live progress, verify, restore.
+
+Text that came from a service, a manifest or an error (a job's error, a collection's
+name, a backup's status) is shown as text: in a dataframe, or made inert by `plain`
+where it stands in an alert or a caption - never as Markdown, where `[x](http://evil)`
+would be a link and `![](http://evil/pixel)` an image fetched by the browser.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -20,6 +28,20 @@ from ops.views.backups import describe_job, fraction_done, summary
 from ops.web.downloads import signed_link
 from pages.common import page_settings, plain, store
 
+
+def inert(job: Job) -> Job:
+    """`job` with every text in it that a service, a manifest or an error wrote (its
+    error, file and collection names, the result's strings) made inert by `plain`, so
+    `describe_job` words it as before and Markdown in those texts does nothing."""
+    def clean(values: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if values is None else {
+            key: plain(value) if isinstance(value, str) else value
+            for key, value in values.items()}
+
+    return replace(job, kind=plain(job.kind), error=plain(job.error) if job.error else None,
+                   progress=clean(job.progress), result=clean(job.result))
+
+
 settings = page_settings()
 db = store(str(settings.database_path))
 
@@ -32,7 +54,7 @@ state = summary(settings, db)
 now = now_ms()
 cols = st.columns(4)
 cols[0].metric("Last backup", state.last_text(now).split(",")[0])
-cols[0].caption(state.last_text(now))
+cols[0].caption(plain(state.last_text(now)))  # the status comes from the manifest
 cols[1].metric("Next scheduled", state.next_text(settings).split(" ", 1)[-1]
                if settings.enable_auto_backup else "off")
 cols[1].caption(state.next_text(settings))
@@ -92,6 +114,7 @@ def follow_job() -> None:
     if job is None:
         return
     collector = collector_state(db, settings, now_ms())
+    job = inert(job)
     if job.active and not collector.running:
         st.error(f"{collector.message}. The {job.kind} is queued and starts when the "
                  "collector runs (`python -m collector`).", icon=":material/error:")
