@@ -204,6 +204,7 @@ def remember_login(user: str, password: str) -> None:
 
 
 def _mask(text: str) -> str:
+    """Remembered secrets out (longest spelling first), then every URL redacted."""
     for spelling in _spellings:
         if spelling in text:
             text = text.replace(spelling, MASK)

@@ -52,12 +52,13 @@ def writable_dirs_or_exit(settings: Settings) -> None:
 
 
 def setup_logging(level: int = logging.INFO) -> None:
-    """Log lines on stderr, each cleaned of secrets (redaction.SecretFilter), driver
-    warnings included."""
+    """Log lines on stderr, each cleaned of secrets (redaction.SecretFilter on every
+    handler configured so far, a web server's too), driver warnings included. Calling it
+    again adds nothing."""
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Driver chatter (server selection, reconnects) would drown the collector's own lines.
     for noisy in ("pymongo", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.captureWarnings(True)  # a driver's warning may quote a URI option
-    redaction.filter_logs(logging.getLogger().handlers)
+    redaction.filter_logs()
