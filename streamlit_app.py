@@ -16,7 +16,13 @@ from ops.web.downloads import routes as download_routes
 from ops.web.guard import Guard, api_not_found
 from ops.web.login import routes as login_routes
 from ops.web.routes import routes as api_routes
-from pages.common import banners, logged_in, require_login, settings_or_stop
+from pages.common import (
+    banners,
+    close_sidebar_on_phones,
+    logged_in,
+    require_login,
+    settings_or_stop,
+)
 
 app = st.App("streamlit_app.py", middleware=[Middleware(Guard)], routes=[
     *api_routes(), *download_routes(), *login_routes(),
@@ -43,5 +49,6 @@ if __name__ == "__main__":
         st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
     ], position="sidebar" if logged_in(settings) else "hidden")
     if require_login(settings):
+        close_sidebar_on_phones(navigation.url_path)
         banners(settings)
         navigation.run()

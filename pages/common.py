@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable
@@ -111,6 +112,21 @@ def _go(path: str) -> None:
     """Send the browser to a page of the server (the login form, /logout)."""
     st.html(f"<script>window.location.replace({json.dumps(path)})</script>",
             unsafe_allow_javascript=True)
+
+
+# On a phone the sidebar covers the page and Streamlit leaves it open after a page is
+# chosen from it; at each page change this closes it there (not on wider screens). The
+# page's name makes the element differ per page: an unchanged one is not run again.
+_CLOSE_SIDEBAR_ON_PHONES = """<script data-page="%s">
+if (window.matchMedia("(max-width: 640px)").matches) {
+  const close = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+  if (close && close.offsetParent !== null) close.click();
+}
+</script>"""
+
+
+def close_sidebar_on_phones(page: str) -> None:
+    st.html(_CLOSE_SIDEBAR_ON_PHONES % html.escape(page), unsafe_allow_javascript=True)
 
 
 def require_login(settings: Settings) -> bool:
