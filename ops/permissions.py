@@ -17,7 +17,6 @@ choice, and everything is written through it anyway); nothing inside them is fol
 
 from __future__ import annotations
 
-import errno
 import fnmatch
 import logging
 import os
@@ -39,8 +38,6 @@ DATA_FILES = ("ops.sqlite3", "ops.sqlite3-wal", "ops.sqlite3-shm", "ops.sqlite3-
               ".download-key", "collector.lock", "collector.pid")
 BACKUP_FILES = ("mongo-*.archive.gz", "mongo-*.archive.gz.json", "mongo-*.archive.gz.partial",
                 ".backup.lock", ".manifest-*.tmp")
-
-_NO_FOLLOW = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 @dataclass(frozen=True)
@@ -70,25 +67,41 @@ def make_private(path: Path | str, dir_fd: int | None = None) -> Tightened | Non
     """Remove group and other bits from one existing file or directory, never through a
     symbolic link; None when there was nothing to do (absent, a link, not a file or a
     directory, already private). Raises OSError when the change itself fails (not the
-    owner, a read-only disk)."""
+    owner, a read-only disk).
+
+    The path is opened O_PATH, never for reading: closing any other descriptor of a file
+    drops every POSIX lock this process holds on it, and SQLite's locks on ops.sqlite3
+    and its -shm (held by other connections of this process) must survive."""
     try:
-        fd = os.open(path, _NO_FOLLOW, dir_fd=dir_fd)
+        fd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
-    except OSError as error:
-        if error.errno == errno.ELOOP:  # a symbolic link: its target is not ours to change
-            return None
-        raise
     try:
-        return _tighten_fd(fd, Path(path))
+        info = os.fstat(fd)  # of a link itself, when the path is one (O_NOFOLLOW)
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+            return None
+        before = stat.S_IMODE(info.st_mode)
+        if not before & OTHERS:
+            return None
+        _chmod_opened(fd, path, dir_fd, before & ~OTHERS)
+        return Tightened(Path(path), before, before & ~OTHERS)
     finally:
         os.close(fd)
 
 
+def _chmod_opened(fd: int, path: Path | str, dir_fd: int | None, mode: int) -> None:
+    """chmod the file `fd` (O_PATH) refers to: through /proc/self/fd, which names that
+    very file and not whatever the path names now; without /proc, by the path just
+    checked not to be a link."""
+    try:
+        os.chmod(f"/proc/self/fd/{fd}", mode)
+    except FileNotFoundError:  # no /proc mounted
+        os.chmod(path, mode, dir_fd=dir_fd)
+
+
 def _tighten_fd(fd: int, path: Path) -> Tightened | None:
+    """The same for a directory opened for reading (no lock lives on a directory)."""
     info = os.fstat(fd)
-    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
-        return None
     before = stat.S_IMODE(info.st_mode)
     if not before & OTHERS:
         return None
