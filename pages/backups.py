@@ -182,9 +182,10 @@ else:
         if refused:
             st.error(plain(refused), icon=":material/block:")
         ready = bool(target) and typed == target and settings.mongo_uri is not None
-        clicked = st.button("Restore", type="primary", disabled=not ready or bool(refused),
-                            key="restore_button")
-        if clicked and ready and refused is None:  # a disabled button alone is no guard
+        # The refusal is said as soon as the name is typed, and the click is refused too:
+        # whatever reaches the server, nothing is queued for such a target.
+        if st.button("Restore", type="primary", disabled=not ready, key="restore_button") \
+                and ready and refused is None:
             request("restore", {"backup": chosen, "to_db": target, "drop": drop}, join=False)
             st.rerun()
 
