@@ -39,3 +39,14 @@ def test_history_csv_has_iso_times_with_offset_and_rounded_figures(tmp_path: Pat
     assert first["time"].endswith("+00:00")
     assert first["host_mem_used_pct"] == "41.123"
     assert first[HIT_RATE] == "66.67"
+
+
+def test_history_csv_of_a_range_without_lookups(tmp_path: Path) -> None:
+    """No Redis lookups (or no Redis): the hit rate column is empty, not an error."""
+    store = Store(tmp_path / "ops.sqlite3")
+    store.ensure_columns(["host_mem_used_pct"])
+    store.append_sample(1_780_000_000_000, {"dt_s": 5.0, "host_mem_used_pct": 40.0})
+    rows = list(csv.DictReader(io.StringIO(csv_text(history_frame(
+        store, 1_780_000_000_000 - 1000, 1_780_000_000_000 + 1000)))))
+    store.close()
+    assert rows[0][HIT_RATE] == "" and rows[0]["host_mem_used_pct"] == "40.0"

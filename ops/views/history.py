@@ -124,6 +124,7 @@ def csv_text(frame: pd.DataFrame) -> str:
     if frame.empty:
         return ""
     out = frame.drop(columns=["ts", "time"]).round(3)
-    out[HIT_RATE] = out[HIT_RATE].round(2)
+    # A range without lookups has no hit rate at all: an all-None column, not numbers.
+    out[HIT_RATE] = pd.to_numeric(out[HIT_RATE], errors="coerce").round(2)
     out.insert(0, "time", frame["time"].map(lambda t: t.isoformat(timespec="milliseconds")))
     return str(out.to_csv(index=False))
