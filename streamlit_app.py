@@ -12,6 +12,8 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from streamlit.runtime.pages_manager import PagesManager
 
+from ops.permissions import keep_private
+from ops.startup import setup_logging
 from ops.web.downloads import routes as download_routes
 from ops.web.guard import Guard, api_not_found
 from ops.web.login import routes as login_routes
@@ -23,6 +25,9 @@ from pages.common import (
     require_login,
     settings_or_stop,
 )
+
+keep_private()  # the signing key, the store's files: readable by no other local user
+setup_logging()  # every log line of the dashboard (and Streamlit) through the redaction
 
 app = st.App("streamlit_app.py", middleware=[Middleware(Guard)], routes=[
     *api_routes(), *download_routes(), *login_routes(),
