@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -155,15 +158,37 @@ def test_a_failed_prune_leaves_the_backup_good(env: dict[str, str], shared_mongo
     seed(shared_mongo.uri, db, {"items": [{"n": 1}]})
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     settings = settings_for(env, shared_mongo.uri, db, BACKUP_RETENTION_DAYS="7")
-    # A directory where an old archive would be: it is listed, and unlink() refuses it.
-    (settings.backup_dir / "mongo-20261001T000000Z.archive.gz").mkdir(parents=True)
-    worker = JobWorker(settings, clock=lambda: now)
-    worker.store.request_job("backup", "test", 0)
-    [finished] = drain(worker)
+    # An old archive that cannot be deleted: a regular file with a file bind-mounted
+    # over it, which unlink() refuses (EBUSY) as a read-only or failing disk would.
+    old = settings.backup_dir / "mongo-20261001T000000Z.archive.gz"
+    settings.backup_dir.mkdir(parents=True)
+    old.write_bytes(b"old")
+    cover = settings.backup_dir.parent / "cover"
+    cover.write_bytes(b"old")
+    with bind_mounted(cover, old):
+        worker = JobWorker(settings, clock=lambda: now)
+        worker.store.request_job("backup", "test", 0)
+        [finished] = drain(worker)
     assert finished.status == "ok", finished.error
     assert event_kinds(worker.store) == ["backup_started", "backup_ok", "backup_prune_failed"]
     [record] = [r for r in caplog.records if "removing old backups failed" in r.getMessage()]
-    assert record.exc_info is not None and isinstance(record.exc_info[1], IsADirectoryError)
+    assert record.exc_info is not None and isinstance(record.exc_info[1], OSError)
+    assert old.exists(), "the old archive was left, and the new backup is good"
+
+
+@contextmanager
+def bind_mounted(source: Path, target: Path) -> Iterator[None]:
+    """`source` mounted over the file `target` (root and mount(8) needed, else skipped)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a bind mount needs root and mount(8)")
+    done = subprocess.run(["mount", "--bind", str(source), str(target)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"bind mounts are not permitted here: {done.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(target)], check=False)
 
 
 def test_wait_exits_non_zero_when_the_collector_is_not_running(env: dict[str, str],
