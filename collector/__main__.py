@@ -34,6 +34,7 @@ from ops.permissions import keep_private, tighten  # noqa: E402
 from ops.sources.configured import build_sources  # noqa: E402
 from ops.startup import settings_or_exit, setup_logging, writable_dirs_or_exit  # noqa: E402
 from ops.storage import Store, StoreError  # noqa: E402
+from ops.watching import record as record_watching  # noqa: E402
 
 log = logging.getLogger("collector")
 T = TypeVar("T")
@@ -98,6 +99,7 @@ def run_forever(settings: Settings) -> int:
     # Held until the process ends: a second collector on this data directory exits 2.
     hold = or_exit(lambda: claim(settings.ops_data_dir), AlreadyRunningError)  # noqa: F841
     store = or_exit(lambda: Store(settings.database_path), StoreError)
+    record_watching(store, settings)  # what every reader now counts as watched
     watch = AlertWatch(store, settings, rules, announce)
 
     def judge_alerts(tick: Tick) -> None:

@@ -73,6 +73,9 @@ def banners(settings: Settings) -> None:
     collector = collector_state(db, settings, now_ms())
     if not collector.running:
         st.warning(collector.message, icon=":material/warning:")
+    differ = watched_settings(settings)[1]
+    if differ is not None:
+        st.info(differ, icon=":material/info:")
     alerts = firing(db)
     if alerts:
         st.error(f"{len(alerts)} alert(s) firing: " + "; ".join(plain(a.message or a.rule)
@@ -87,7 +90,15 @@ def page_settings() -> Settings:
     settings = settings_or_stop()
     if not logged_in(settings):
         st.stop()
-    return settings
+    return watched_settings(settings)[0]
+
+
+def watched_settings(settings: Settings) -> tuple[Settings, str | None]:
+    """The settings with what the collector watches (ops.watching), and a line when
+    this dashboard's own differ."""
+    from ops.watching import as_collector_watches
+
+    return as_collector_watches(settings, store(str(settings.database_path)))
 
 
 def _session(settings: Settings) -> Session | None:

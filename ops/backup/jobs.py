@@ -21,13 +21,14 @@ from filelock import FileLock, Timeout
 
 from ops.backup.catalogue import find
 from ops.backup.dump import dump
-from ops.backup.errors import BackupError, one_line, scrub
+from ops.backup.errors import BackupError, one_line
 from ops.backup.manifest import load_manifest_for
 from ops.backup.restore import check_target, restore
 from ops.backup.retention import prune
 from ops.backup.verify import verify
 from ops.config import Settings
 from ops.permissions import PRIVATE_FILE, private_dir
+from ops.redaction import clean
 from ops.storage import Job, Store
 
 log = logging.getLogger("ops.backup")
@@ -94,9 +95,8 @@ class JobRunner:
         return message
 
     def _public(self, text: str) -> str:
-        """One line, without the password of MONGO_URI in any spelling."""
-        uri = self.settings.mongo_uri
-        return one_line(scrub(text, uri.reveal()) if uri is not None else text) or "no detail"
+        """One line, without a secret in any spelling (ops.redaction)."""
+        return clean(text) or "no detail"
 
     def _progress(self, job: Job) -> Callable[[Any], None]:
         def report(progress: Any) -> None:

@@ -6,16 +6,15 @@ Commands are declared as data (name, help) so the README and the tests read one 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ops.config import Secret, Settings
+from ops.config import Settings
 from ops.permissions import keep_private, tighten
-from ops.redaction import one_line, scrub, url_secrets
+from ops.redaction import clean
 from ops.startup import settings_or_exit, setup_logging
 from ops.storage import StoreError
 
@@ -121,9 +120,13 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     from ops.report import OK, health_detailed
     from ops.snapshot import read_snapshot
     from ops.storage import Store
+    from ops.watching import as_collector_watches
 
-    health = health_detailed(read_snapshot(Store(settings.database_path), now_ms()),
-                             settings)
+    store = Store(settings.database_path)
+    settings, differ = as_collector_watches(settings, store)
+    if differ is not None:
+        print(differ, file=sys.stderr)
+    health = health_detailed(read_snapshot(store, now_ms()), settings)
     json.dump(health, sys.stdout, indent=2)
     print()
     return 0 if health.get("status") == OK else 1
@@ -173,16 +176,6 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def _secrets(settings: Settings) -> list[str]:
-    """Every secret the settings hold, as they could appear in an error's text."""
-    found: list[str] = []
-    for field in dataclasses.fields(settings):
-        value = getattr(settings, field.name)
-        if isinstance(value, Secret):
-            found += [value.reveal(), *url_secrets(value.reveal())]
-    return found
-
-
 def main(argv: list[str] | None = None) -> int:
     keep_private()  # before anything is written: the store, a job, `up`'s two children
     args = parser().parse_args(argv)
@@ -198,5 +191,5 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as err:  # the program's edge: a bug or a fault nobody caught below
         log.debug("command %s failed", args.command, exc_info=True)
-        print(f"error: {scrub(one_line(err), *_secrets(settings))}", file=sys.stderr)
+        print(f"error: {clean(err)}", file=sys.stderr)
         return 1

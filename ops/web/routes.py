@@ -44,6 +44,7 @@ from ops.config import Settings, SettingsError, load_settings
 from ops.report import Snapshot
 from ops.snapshot import read_snapshot
 from ops.storage import Store, StoreError
+from ops.watching import as_collector_watches
 from ops.web import prometheus as metrics
 
 log = logging.getLogger("ops.web.routes")
@@ -104,11 +105,16 @@ def _unauthorized() -> JSONResponse:
 
 
 def _settings() -> Settings | Response:
-    """This request's settings, or the one-line error (secrets masked) as a 500."""
+    """This request's settings, watching what the collector watches (ops.watching), or
+    the one-line error (secrets masked) as a 500."""
     try:
-        return load_settings()
+        settings = load_settings()
     except SettingsError as err:
         return _error(500, str(err))
+    try:
+        return as_collector_watches(settings, store_for(settings.database_path))[0]
+    except (sqlite3.Error, OSError, StoreError) as err:
+        return _store_error(err)
 
 
 def _store_error(err: Exception) -> Response:
