@@ -54,6 +54,6 @@ if __name__ == "__main__":
         st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
     ], position="sidebar" if logged_in(settings) else "hidden")
     if require_login(settings):
-        close_sidebar_on_phones(navigation.url_path)
+        close_sidebar_on_phones()
         banners(settings)
         navigation.run()

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Callable
@@ -126,18 +125,23 @@ def _go(path: str) -> None:
 
 
 # On a phone the sidebar covers the page and Streamlit leaves it open after a page is
-# chosen from it; at each page change this closes it there (not on wider screens). The
-# page's name makes the element differ per page: an unchanged one is not run again.
-_CLOSE_SIDEBAR_ON_PHONES = """<script data-page="%s">
-if (window.matchMedia("(max-width: 640px)").matches) {
-  const close = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
-  if (close && close.offsetParent !== null) close.click();
+# chosen from it. This listens, once per browser tab, for a click on a page link and
+# then closes the sidebar on screens up to 640 px wide.
+_CLOSE_SIDEBAR_ON_PHONES = """<script>
+if (!window.opsClosesSidebar) {
+  window.opsClosesSidebar = true;
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest('[data-testid="stSidebarNavLink"]')) return;
+    if (!window.matchMedia("(max-width: 640px)").matches) return;
+    const close = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+    if (close && close.offsetParent !== null) setTimeout(() => close.click(), 0);
+  }, true);
 }
 </script>"""
 
 
-def close_sidebar_on_phones(page: str) -> None:
-    st.html(_CLOSE_SIDEBAR_ON_PHONES % html.escape(page), unsafe_allow_javascript=True)
+def close_sidebar_on_phones() -> None:
+    st.html(_CLOSE_SIDEBAR_ON_PHONES, unsafe_allow_javascript=True)
 
 
 def require_login(settings: Settings) -> bool:

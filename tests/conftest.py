@@ -17,6 +17,17 @@ from tests.servers import ExternalMongo, HealthServer, MongoStandIn, RedisServer
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def process_umask_restored() -> Iterator[None]:
+    """Commands run inside the test process (the CLI's and the collector's main, the
+    dashboard's script) set umask 077 for the process, as they must; later tests create
+    files for other users (the image's rootfs) with the umask the run started with."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    yield
+    os.umask(mask)
+
+
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A fresh redis-server per test, so a test may stop and restart it."""

@@ -34,6 +34,7 @@ def test_choosing_a_page_on_a_phone_closes_the_sidebar(browser: Browser, tmp_pat
         expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
         close = page.locator('[data-testid="stSidebarCollapseButton"] button')
         expect(close).to_be_hidden()  # a phone starts with the sidebar closed
+        page.wait_for_function("window.opsClosesSidebar === true")
         page.locator('[data-testid="stExpandSidebarButton"]').click()
         expect(close).to_be_visible()
         page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Alerts").click()

@@ -233,6 +233,10 @@ def test_setup_logging_routes_driver_warnings_through_the_filter() -> None:
     stream = StringIO()
     handler = logging.StreamHandler(stream)
     root.addHandler(handler)
+    # An earlier test in this process (an AppTest run of the dashboard) may have turned
+    # capturing on, and pytest's per-test warnings state turned it back off underneath:
+    # start from logging's own "not capturing".
+    logging.captureWarnings(False)
     try:
         setup_logging()
         remember("Warn1ng-secret")
