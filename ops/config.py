@@ -261,6 +261,8 @@ SETTINGS: tuple[Setting, ...] = (
             "in BACKUP_TIMEZONE.", _clock),
     Setting("BACKUP_TIMEZONE", None, "IANA time zone of BACKUP_TIME; default TZ, else UTC.",
             _timezone),
+    Setting("OPS_DISPLAY_TIMEZONE", None, "IANA time zone of the times the pages and the "
+            "History CSV show; default TZ, else UTC.", _timezone),
     Setting("BACKUP_RETENTION_DAYS", "7", "Backups older than this are deleted; the newest "
             "good backup never is.", _int_range(1, 3650, "days")),
     Setting("BACKUP_GZIP_LEVEL", "6", "gzip level of backups, 1 (fast) to 9 (small).",
@@ -307,6 +309,7 @@ class Settings:
     enable_auto_backup: bool
     backup_time: time
     backup_timezone: ZoneInfo
+    ops_display_timezone: ZoneInfo
     backup_retention_days: int
     backup_gzip_level: int
     alert_rules_file: Path | None
@@ -363,8 +366,9 @@ def load_settings(environ: Mapping[str, str] | None = None,
     """Settings from `environ` (default os.environ) over an optional .env file."""
     values = _merged(os.environ if environ is None else environ, env_file)
     parsed = {s.name.lower(): _parse(s, values.get(s.name, s.default)) for s in SETTINGS}
-    if parsed["backup_timezone"] is None:
-        parsed["backup_timezone"] = _parse_tz_fallback(values.get("TZ"))
+    for zone in ("backup_timezone", "ops_display_timezone"):
+        if parsed[zone] is None:
+            parsed[zone] = _parse_tz_fallback(values.get("TZ"))
     if parsed["backup_dir"] is None:
         parsed["backup_dir"] = parsed["ops_data_dir"] / "backups"
     settings = Settings(**parsed)
