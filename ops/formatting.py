@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+# The zone pages show times in (OPS_DISPLAY_TIMEZONE): the dashboard sets it from its
+# settings on every run; commands and logs keep UTC, which is what scripts parse.
+_display_zone: tzinfo = UTC
+
+
+def set_display_zone(zone: tzinfo) -> None:
+    global _display_zone  # one setting of the process, read by every page
+    _display_zone = zone
+
+
+def display_zone() -> tzinfo:
+    return _display_zone
+
+
+def zone_name() -> str:
+    """The display zone as headers name it: `Asia/Riyadh`, `UTC`."""
+    return _display_zone.key if isinstance(_display_zone, ZoneInfo) else "UTC"
+
+
+def local(ts: int) -> datetime:
+    """A stored time (ms) in the display zone."""
+    return datetime.fromtimestamp(ts / 1000, _display_zone)
 
 
 def uptime(seconds: float | None) -> str:
@@ -51,6 +75,8 @@ def age(since_ts: int | None, now_ts: int) -> str:
 
 
 def clock(ts: int | None) -> str:
+    """`2026-12-02 14:05:09 +03`: the display zone's time, labelled with its offset or
+    abbreviation (`UTC`, `CET`)."""
     if ts is None:
         return "never"
-    return datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return local(ts).strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from ops import formatting
 from ops.clock import now_ms
 from ops.config import Settings, SettingsError, load_settings
 from ops.storage import Store, StoreError
@@ -34,13 +35,16 @@ def plain(text: object) -> str:
 
 
 def settings_or_stop() -> Settings:
-    """Settings read afresh on each run (cheap), or the one-line error on the page."""
+    """Settings read afresh on each run (cheap), or the one-line error on the page; times
+    are shown in their display zone from here on."""
     try:
-        return load_settings()
+        settings = load_settings()
     except SettingsError as error:
         st.error(f"Settings error: {error}")
         st.stop()
         raise
+    formatting.set_display_zone(settings.ops_display_timezone)
+    return settings
 
 
 @st.cache_resource

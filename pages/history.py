@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -24,12 +24,14 @@ choice = st.segmented_control("Range", [*RANGES, "custom"], default="1 h",
                               key="history_range") or "1 h"
 end_ts = now_ms()
 if choice == "custom":
-    today = datetime.now(UTC).date()
-    picked = st.date_input("Days (UTC)", (today - timedelta(days=1), today), max_value=today)
+    zone = formatting.display_zone()
+    today = datetime.now(zone).date()
+    picked = st.date_input(f"Days ({formatting.zone_name()})",
+                           (today - timedelta(days=1), today), max_value=today)
     first, last = (picked if isinstance(picked, tuple) and len(picked) == 2
                    else (today, today))
-    start_ts = int(datetime.combine(first, time.min, UTC).timestamp() * 1000)
-    end_ts = min(end_ts, int(datetime.combine(last, time.max, UTC).timestamp() * 1000))
+    start_ts = int(datetime.combine(first, time.min, zone).timestamp() * 1000)
+    end_ts = min(end_ts, int(datetime.combine(last, time.max, zone).timestamp() * 1000))
 else:
     start_ts = end_ts - int(RANGES[choice].total_seconds() * 1000)
 
@@ -50,23 +52,29 @@ def empty_reason(chart: Chart) -> str:
     return "No samples in this range yet."
 
 
+def wall(ts: int) -> datetime:
+    """A stored time as the display zone's wall clock: Plotly draws times as given and
+    knows no zones, so the axis is labelled with the zone instead."""
+    return formatting.local(ts).replace(tzinfo=None)
+
+
 def figure(chart: Chart, frame: pd.DataFrame, start_ts: int, end_ts: int) -> go.Figure | None:
     drawn = [line for line in chart.lines
              if not frame.empty and line.column in frame and frame[line.column].notna().any()]
     if not drawn:
         return None
     fig = go.Figure()
+    times = frame["time"].dt.tz_convert(formatting.display_zone()).dt.tz_localize(None)
     for line in drawn:
         points = int(frame[line.column].notna().sum())
         style = {"width": 1, "dash": "dot"} if line.peak else {"width": 2}
-        fig.add_scatter(x=frame["time"], y=frame[line.column], name=line.label,
+        fig.add_scatter(x=times, y=frame[line.column], name=line.label,
                         mode="lines+markers" if points < MARKERS_BELOW else "lines",
                         line=style, marker={"size": 5}, connectgaps=False)
     # All shading in one layout update: add_vrect per period grows quadratically and
     # took minutes for a year with a hundred outages.
     shading = [{"type": "rect", "xref": "x", "yref": "paper", "y0": 0, "y1": 1,
-                "x0": datetime.fromtimestamp(down_from / 1000, UTC),
-                "x1": datetime.fromtimestamp(down_to / 1000, UTC),
+                "x0": wall(down_from), "x1": wall(down_to),
                 "fillcolor": "red", "opacity": 0.15, "line_width": 0}
                for down_from, down_to in down_periods(db, chart.source, start_ts, end_ts)]
     # The axis starts where the data does when the range asks for more than is stored,
@@ -79,8 +87,8 @@ def figure(chart: Chart, frame: pd.DataFrame, start_ts: int, end_ts: int) -> go.
                               "yanchor": "bottom"},
                       title={"text": chart.title, "y": 0.97, "yanchor": "top"},
                       yaxis_title=chart.unit, showlegend=len(drawn) > 1,
-                      xaxis_range=[datetime.fromtimestamp(axis_from / 1000, UTC),
-                                   datetime.fromtimestamp(end_ts / 1000, UTC)])
+                      xaxis_title=formatting.zone_name(),
+                      xaxis_range=[wall(axis_from), wall(end_ts)])
     return fig
 
 

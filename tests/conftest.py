@@ -7,10 +7,12 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 
+from ops import formatting
 from tests.servers import ExternalMongo, HealthServer, MongoStandIn, RedisServer, mongo_server
 
 # Test data written by real tools (mongodump), kept in the repository.
@@ -26,6 +28,13 @@ def process_umask_restored() -> Iterator[None]:
     os.umask(mask)
     yield
     os.umask(mask)
+
+
+@pytest.fixture(autouse=True)
+def display_zone_restored() -> Iterator[None]:
+    """A page run in the test process sets the display zone from its settings."""
+    yield
+    formatting.set_display_zone(UTC)
 
 
 @pytest.fixture

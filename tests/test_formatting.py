@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from ops import formatting
 from ops.storage import Store
@@ -34,11 +35,24 @@ def test_history_csv_has_iso_times_with_offset_and_rounded_figures(tmp_path: Pat
     store.close()
     assert rows, "one row per point"
     first = rows[0]
-    assert next(iter(first)) == "time"
-    assert datetime.fromisoformat(first["time"]).utcoffset() is not None
-    assert first["time"].endswith("+00:00")
+    assert next(iter(first)) == "time (UTC)"
+    assert datetime.fromisoformat(first["time (UTC)"]).utcoffset() is not None
+    assert first["time (UTC)"].endswith("+00:00")
     assert first["host_mem_used_pct"] == "41.123"
     assert first[HIT_RATE] == "66.67"
+
+
+def test_times_in_the_display_zone_say_which(tmp_path: Path) -> None:
+    formatting.set_display_zone(ZoneInfo("Asia/Riyadh"))
+    assert formatting.clock(1_000_000) == "1970-01-01 03:16:40 +03"
+    assert formatting.zone_name() == "Asia/Riyadh"
+    store = Store(tmp_path / "ops.sqlite3")
+    store.ensure_columns(["host_mem_used_pct"])
+    store.append_sample(1_780_000_000_000, {"dt_s": 5.0, "host_mem_used_pct": 40.0})
+    text = csv_text(history_frame(store, 1_780_000_000_000 - 1000, 1_780_000_000_000 + 1000))
+    store.close()
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert row["time (Asia/Riyadh)"] == "2026-05-28T23:26:40.000+03:00"
 
 
 def test_history_csv_of_a_range_without_lookups(tmp_path: Path) -> None:

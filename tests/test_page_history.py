@@ -16,7 +16,7 @@ from collector.loop import Collector
 from ops.config import load_settings
 from ops.housekeeping import Retention
 from ops.sources.configured import build_sources
-from ops.storage import Store
+from ops.storage import Heartbeat, Store
 from tests.servers import MongoStandIn, RedisServer
 from tests.test_pages import app_for, month_of_data, shown
 
@@ -75,3 +75,19 @@ def test_long_ranges_of_a_month_keep_plain_lines(monkeypatch: pytest.MonkeyPatch
     memory = layouts_and_traces(app)["Memory used"]
     assert {trace["mode"] for trace in memory["data"]} == {"lines"}
     assert "History starts at" not in shown(app)
+
+
+def test_pages_show_times_in_the_display_zone(monkeypatch: pytest.MonkeyPatch,
+                                              env: dict[str, str],
+                                              redis_server: RedisServer) -> None:
+    env = {**env, "REDIS_URL": redis_server.url, "OPS_DISPLAY_TIMEZONE": "Asia/Riyadh"}
+    settings = load_settings(env, env_file=None)
+    store = Store(settings.database_path)
+    Collector(store, build_sources(settings), 5, Retention.from_settings(settings)).run_once()
+    store.beat(Heartbeat(1, "h", 0, 1_000_000, 5.0, "0.1.0"))  # long silent: a banner
+    app = app_for(monkeypatch, env)
+    assert "collector not running since 1970-01-01 03:16:40 +03" in shown(app)
+    app.switch_page("pages/history.py")
+    app.run()
+    memory = layouts_and_traces(app)["Memory used"]
+    assert memory["layout"]["xaxis"]["title"]["text"] == "Asia/Riyadh"

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pandas as pd
 
+from ops import formatting
 from ops.catalogue import MONGO_OPERATIONS, is_counter
 from ops.sources.redis import hit_rate
 from ops.storage import Store
@@ -119,12 +120,15 @@ def down_periods(store: Store, source: str, start_ts: int,
 
 
 def csv_text(frame: pd.DataFrame) -> str:
-    """The charted range as CSV: time first (ISO 8601 with its offset), then every
-    series, rounded to what the figures mean (3 decimals; hit rates 2, as on the pages)."""
+    """The charted range as CSV: time first (ISO 8601 with its offset, in the display
+    zone, which the header names), then every series, rounded to what the figures mean
+    (3 decimals; hit rates 2, as on the pages)."""
     if frame.empty:
         return ""
     out = frame.drop(columns=["ts", "time"]).round(3)
     # A range without lookups has no hit rate at all: an all-None column, not numbers.
     out[HIT_RATE] = pd.to_numeric(out[HIT_RATE], errors="coerce").round(2)
-    out.insert(0, "time", frame["time"].map(lambda t: t.isoformat(timespec="milliseconds")))
+    local = frame["time"].dt.tz_convert(formatting.display_zone())
+    out.insert(0, f"time ({formatting.zone_name()})",
+               local.map(lambda t: t.isoformat(timespec="milliseconds")))
     return str(out.to_csv(index=False))
