@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ops.backup.errors import NotFoundError
+from ops.backup.archive import open_archive
+from ops.backup.errors import ArchiveError, NotFoundError
 from ops.backup.files import regular_stat
 from ops.backup.manifest import (
     ARCHIVE_SUFFIX,
@@ -52,6 +53,19 @@ class BackupEntry:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def databases(self) -> list[str] | None:
+        """The databases the manifest says the backup holds, in dump order; None without
+        a manifest (`databases_in` reads the archive then)."""
+        if self.manifest is None:
+            return None
+        named = self.manifest.databases or [c.db for c in self.manifest.collections]
+        return list(dict.fromkeys(named))
+
+    @property
+    def created_ms(self) -> int:
+        return int(self.created.timestamp() * 1000)
 
 
 def list_backups(backup_dir: Path) -> list[BackupEntry]:
@@ -106,6 +120,19 @@ def _manifest_of(path: Path, size: int) -> tuple[Manifest | None, str]:
     if manifest.size_bytes != size:
         return manifest, STATUS_SIZE_MISMATCH
     return manifest, manifest.status
+
+
+def databases_in(entry: BackupEntry) -> list[str]:
+    """The databases of one backup: its manifest's, or for an archive without one (a real
+    mongodump's) those its prelude names - read only for this entry, as the Restore form
+    needs them. Empty when the archive cannot be read (verify says why)."""
+    if entry.databases is not None:
+        return entry.databases
+    try:
+        with open_archive(entry.file) as reader:
+            return reader.prelude.databases
+    except (ArchiveError, OSError, ValueError):  # damaged, gone, not an archive
+        return []
 
 
 def find(backup_dir: Path, id_or_file: str | Path) -> BackupEntry:
