@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ops import formatting
-from ops.backup.catalogue import BackupEntry, find, list_backups
+from ops.backup.catalogue import BackupEntry, databases_in, find, list_backups
 from ops.backup.errors import BackupError, RestoreError
+from ops.backup.jobs import remember_copy
 from ops.backup.manifest import iso, load_manifest_for
 from ops.backup.requests import request_backup_job
 from ops.backup.restore import RestoreProgress, check_target, restore
+from ops.backup.restored import is_copy
 from ops.backup.retention import prune
 from ops.backup.verify import verify
 from ops.clock import now_ms
@@ -112,11 +114,13 @@ def _entry_json(entry: BackupEntry) -> dict[str, Any]:
     return {"id": entry.id, "file": str(entry.file), "created": iso(entry.created),
             "size_bytes": entry.size_bytes, "status": entry.status,
             "duration_s": entry.duration_s, "collections": entry.collections,
-            "documents": entry.documents, "verified": entry.verified,
-            "verified_at": iso(entry.verified_at)}
+            "documents": entry.documents, "databases": databases_in(entry),
+            "verified": entry.verified, "verified_at": iso(entry.verified_at)}
 
 
 def list_command(settings: Settings, as_json: bool) -> int:
+    """The catalogue, newest first; times in UTC, what scripts parse. The databases of an
+    archive without a manifest are read from its prelude."""
     entries = list_backups(settings.backup_dir)
     if as_json:
         json.dump([_entry_json(e) for e in entries], sys.stdout, indent=2)
@@ -126,13 +130,14 @@ def list_command(settings: Settings, as_json: bool) -> int:
         print(f"no backups in {settings.backup_dir}")
         return 0
     print(f"{'id':<24} {'created (UTC)':<20} {'size':>10} {'duration':>9} {'colls':>5} "
-          f"{'documents':>10} {'verified':<8} status")
+          f"{'documents':>10} {'verified':<8} {'status':<11} databases")
     for e in entries:
         duration = f"{e.duration_s:.1f} s" if e.duration_s is not None else "-"
         print(f"{e.id:<24} {e.created:%Y-%m-%d %H:%M:%S} {formatting.size(e.size_bytes):>10} "
               f"{duration:>9} {e.collections if e.collections is not None else '-':>5} "
               f"{e.documents if e.documents is not None else '-':>10} "
-              f"{'yes' if e.verified else 'no':<8} {e.status}")
+              f"{'yes' if e.verified else 'no':<8} {e.status:<11} "
+              f"{','.join(databases_in(e)) or '-'}")
     return 0
 
 
@@ -168,12 +173,18 @@ def restore_command(settings: Settings, target: str, to_db: str, drop: bool,
     try:
         entry = find(settings.backup_dir, target)
         report = restore(entry.file, settings.mongo_uri.reveal(), to_db, from_db=from_db,
-                         drop=drop, progress=show)
+                         drop=drop, progress=show,
+                         before_writing=remember_copy(Store(settings.database_path), entry.id,
+                                                      now_ms))
     except BackupError as error:
         return _fail(str(error))
     print(f"restored {entry.file.name} ({report.from_db}) into {to_db}: "
           f"{report.documents_total} documents, {len(report.collections)} collections, "
           f"{report.indexes_created} indexes, {report.duration_s:.1f} s")
+    if settings.backup_databases is None and \
+            is_copy(report.from_db, report.to_db, report.dropped):
+        print(f"{to_db} is a restored copy: left out of the default backups (list it in "
+              "BACKUP_DATABASES, or use the Backups page, to back it up)")
     return 0
 
 

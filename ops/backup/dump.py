@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -133,8 +133,10 @@ class _HashingFile:
 
 def dump(uri: str, backup_dir: Path, databases: list[str] | None = None, *,
          gzip_level: int = 6, now: datetime | None = None,
-         progress: Callable[[DumpProgress], None] | None = None) -> Manifest:
-    """Back up `databases` (None: all but admin/local/config) into one verified archive.
+         progress: Callable[[DumpProgress], None] | None = None,
+         leave_out: Collection[str] = ()) -> Manifest:
+    """Back up `databases` (None: all but admin/local/config and `leave_out`, the copies
+    restored here: restored.py) into one verified archive.
 
     Returns the manifest written beside it. A failure of the server, the disk or the
     data raises BackupError (one line, no password) chained to the error that caused it;
@@ -149,7 +151,8 @@ def dump(uri: str, backup_dir: Path, databases: list[str] | None = None, *,
     final = free_name(backup_dir, started)
     partial = partial_path(final)
     try:
-        manifest = _dump_to(uri, partial, final, databases, gzip_level, started, clock, progress)
+        manifest = _dump_to(uri, partial, final, databases, gzip_level, started, clock, progress,
+                            frozenset(leave_out))
     except (BackupError, PyMongoError, OSError) as exc:
         _discard(partial)
         translated = _translate(exc, uri, partial)
@@ -207,9 +210,10 @@ def free_name(backup_dir: Path, started: datetime) -> Path:
 
 def _dump_to(uri: str, partial: Path, final: Path, databases: list[str] | None,
              gzip_level: int, started: datetime, clock: float,
-             progress: Callable[[DumpProgress], None] | None) -> Manifest:
+             progress: Callable[[DumpProgress], None] | None,
+             leave_out: frozenset[str]) -> Manifest:
     with _client(uri) as client:
-        server_version, plan = _plan(client, databases)
+        server_version, plan = _plan(client, databases, leave_out)
         log.info("backup %s started: %d collections from %s", final.name, len(plan),
                  redact_uri(uri))
         prelude = Prelude(Header(server_version=server_version, tool_version=tool_version()),
@@ -269,12 +273,15 @@ def _client(uri: str) -> Iterator[MongoClient[Any]]:
         client.close()
 
 
-def _plan(client: MongoClient[Any], databases: list[str] | None) -> tuple[str, list[_Planned]]:
+def _plan(client: MongoClient[Any], databases: list[str] | None,
+          leave_out: frozenset[str] = frozenset()) -> tuple[str, list[_Planned]]:
     """Server version and every collection to dump, with its metadata, in a stable order."""
     server_version = str(client.admin.command("buildInfo").get("version") or "0.0.0")
     present = client.list_database_names()
     if databases is None:
-        names = [d for d in present if d not in SYSTEM_DATABASES]
+        names = [d for d in present if d not in SYSTEM_DATABASES and d not in leave_out]
+        if left := sorted(set(present) & leave_out):
+            log.info("left out of the backup as restored copies: %s", ", ".join(left))
     else:
         missing = [d for d in databases if d not in present]
         if missing:

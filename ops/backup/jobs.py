@@ -23,7 +23,8 @@ from ops.backup.catalogue import find
 from ops.backup.dump import dump
 from ops.backup.errors import BackupError, one_line
 from ops.backup.manifest import load_manifest_for
-from ops.backup.restore import check_target, restore
+from ops.backup.restore import RestoreReport, check_target, restore
+from ops.backup.restored import RestoredCopy, is_copy, left_out, remember
 from ops.backup.retention import prune
 from ops.backup.verify import verify
 from ops.config import Settings
@@ -132,7 +133,8 @@ class JobRunner:
             manifest = dump(self.settings.mongo_uri.reveal(), self.settings.backup_dir,
                             self.settings.backup_databases,
                             gzip_level=self.settings.backup_gzip_level, now=self.clock(),
-                            progress=self._progress(job))
+                            progress=self._progress(job),
+                            leave_out=left_out(self.store, self.settings.backup_databases))
         finally:
             lock.release()
         self._event(job, "ok", f"{manifest.file}: {manifest.documents_total} documents, "
@@ -163,8 +165,9 @@ class JobRunner:
         entry = find(self.settings.backup_dir, _param(job, "backup"))
         self._event(job, "started", f"{entry.id} into {to_db}")
         report = restore(entry.file, self.settings.mongo_uri.reveal(), to_db,
-                         from_db=job.params.get("from_db"), drop=bool(job.params.get("drop")),
-                         progress=self._progress(job))
+                         from_db=job.params.get("from_db") or None,
+                         drop=bool(job.params.get("drop")), progress=self._progress(job),
+                         before_writing=remember_copy(self.store, entry.id, self.now_ms))
         self._event(job, "ok", f"{entry.id} into {to_db}: {report.documents_total} documents")
         return {"backup": entry.id, "to_db": to_db, "from_db": report.from_db,
                 "documents": report.documents_total, "indexes": report.indexes_created,
@@ -177,6 +180,17 @@ class JobRunner:
         return {"backup": entry.id, "documents": report.documents_total,
                 "sha256": report.sha256, "manifest_checked": report.manifest_checked,
                 "duration_s": round(time.monotonic() - started, 3)}
+
+
+def remember_copy(store: Store, backup: str,
+                  now_ms: Callable[[], int]) -> Callable[[RestoreReport], None]:
+    """The restore's `before_writing` hook: a restore that makes a copy is remembered, so
+    the default backups leave it out (restored.py)."""
+    def hook(report: RestoreReport) -> None:
+        if is_copy(report.from_db, report.to_db, report.dropped):
+            remember(store, RestoredCopy(report.to_db, report.from_db, backup, now_ms()))
+
+    return hook
 
 
 def _param(job: Job, name: str) -> str:

@@ -149,8 +149,13 @@ class _Progress:
 
 def restore(path: Path, uri: str, to_db: str, *, from_db: str | None = None,
             drop: bool = False,
-            progress: Callable[[RestoreProgress], None] | None = None) -> RestoreReport:
+            progress: Callable[[RestoreProgress], None] | None = None,
+            before_writing: Callable[[RestoreReport], None] | None = None) -> RestoreReport:
     """Restore database `from_db` of the archive at `path` into `to_db`.
+
+    `before_writing` gets the report (source, target, the collections it replaces) once
+    every refusal has passed and before the first write, so a caller can remember a copy
+    even when the restore then fails half-way (restored.py).
 
     Refuses a target that holds collections unless `drop` (then they are dropped first).
     A refusal, or a failure of the file, the data or the server, raises RestoreError with
@@ -163,7 +168,7 @@ def restore(path: Path, uri: str, to_db: str, *, from_db: str | None = None,
     if not os.path.lexists(path):
         raise RestoreError(f"{path}: no such backup file")
     try:
-        report = _restore(path, uri, to_db, from_db, drop, progress)
+        report = _restore(path, uri, to_db, from_db, drop, progress, before_writing)
     except ArchiveError as exc:
         raise RestoreError(f"{path.name}: {exc}") from exc
     except BackupError:  # a refusal or a damaged file: already one line, cause chained
@@ -180,7 +185,8 @@ def restore(path: Path, uri: str, to_db: str, *, from_db: str | None = None,
 
 
 def _restore(path: Path, uri: str, to_db: str, from_db: str | None, drop: bool,
-             progress: Callable[[RestoreProgress], None] | None) -> RestoreReport:
+             progress: Callable[[RestoreProgress], None] | None,
+             before_writing: Callable[[RestoreReport], None] | None) -> RestoreReport:
     """Cheap refusals first (database choice, non-empty target), then verify, then write."""
     with open_archive(path) as reader:
         source = _choose_database(reader.prelude, from_db, path)
@@ -193,6 +199,8 @@ def _restore(path: Path, uri: str, to_db: str, from_db: str | None, drop: bool,
         existing = _refuse_non_empty(db, drop)
         manifest = _verified(path)
         report = RestoreReport(path=path, from_db=source, to_db=to_db, dropped=existing)
+        if before_writing is not None:
+            before_writing(report)
         for name in existing:
             db.drop_collection(name)
         with open_archive(path) as reader:
@@ -228,7 +236,8 @@ def _choose_database(prelude: Prelude, from_db: str | None, path: Path) -> str:
     if not choices:
         raise RestoreError(f"{path.name} holds no collections to restore")
     raise RestoreError(f"{path.name} holds several databases ({', '.join(choices)}): "
-                       f"name the one to restore with from_db")
+                       "name the one to restore (--from-db; on the Backups page: 'Database "
+                       "in the backup')")
 
 
 def _user_collections(db: Database[Any]) -> list[str]:
