@@ -14,9 +14,9 @@ settings = page_settings()
 detail, choice = service_detail("Redis", "redis", settings.redis_url is not None,
                                 "Totals over", redis_detail)
 now = now_ms()
-st.caption(f"{detail.state(now)} · version {plain(detail.info.get('version', '?'))} · uptime "
+st.caption(f"{detail.state(now)} · version {plain(detail.fact('version'))} · uptime "
            f"{formatting.uptime(detail.values.get('uptime_s'))} · role "
-           f"{plain(detail.info.get('role', '?'))} · {plain(settings.redis_url)}")
+           f"{plain(detail.fact('role'))} · {plain(settings.redis_url)}")
 
 t = detail.totals
 st.subheader("Hit rate")
@@ -50,8 +50,10 @@ cols[3].metric(f"Evicted / expired ({choice})",
                f"{t['evicted_keys'] or 0:,.0f} / {t['expired_keys'] or 0:,.0f}")
 
 st.subheader("Keys")
-keys = detail.info.get("keys_per_db") or {}
+keys, seen_ts = detail.known("keys_per_db")
 st.metric("Keys in all databases", detail.value("keys_total"))
+if keys and seen_ts is not None:
+    st.caption(f"Keys per database as last seen, {formatting.clock(seen_ts)}:")
 if keys:
     st.dataframe(pd.DataFrame([{"database": name, **counts} for name, counts in keys.items()]),
                  hide_index=True)

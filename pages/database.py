@@ -14,9 +14,9 @@ settings = page_settings()
 detail, choice = service_detail("MongoDB", "mongo", settings.mongo_uri is not None,
                                 "Rates over", mongo_detail)
 now = now_ms()
-st.caption(f"{detail.state(now)} · version {plain(detail.info.get('version', '?'))} · uptime "
+st.caption(f"{detail.state(now)} · version {plain(detail.fact('version'))} · uptime "
            f"{formatting.uptime(detail.values.get('uptime_s'))} · "
-           f"{plain(detail.info.get('host', ''))}")
+           f"{plain(detail.fact('host'))}")
 
 cols = st.columns(4)
 cols[0].metric("Connections", detail.value("connections_current"))
@@ -38,7 +38,9 @@ else:
         col.metric(name, f"{rate or 0:,.1f}")
 
 st.subheader("Databases")
-databases = detail.info.get("databases") or {}
+databases, seen_ts = detail.known("databases")
+if databases and seen_ts is not None:
+    st.caption(f"As last seen, {formatting.clock(seen_ts)}:")
 if databases:
     st.dataframe(pd.DataFrame([{"database": name, **stats}
                                for name, stats in databases.items()]), hide_index=True,

@@ -150,11 +150,32 @@ class Store:
                       (ts, source, kind, _clean(message)))
 
     def set_latest(self, latest: Latest) -> None:
+        """Keep a source's newest reading. A down reading has no info (version, role,
+        host), so it carries the last up reading's as `last_up_info` ({"ts", "info"}):
+        pages can still say what the service was when it was last seen."""
+        reading = latest.reading
+        if not latest.up:
+            last = self._last_up_info(latest.source)
+            if last is not None:
+                reading = {**reading, "last_up_info": last}
         self._execute(
             "INSERT OR REPLACE INTO latest (source, ts, up, since_ts, error, reading) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (latest.source, latest.ts, int(latest.up), latest.since_ts, _clean(latest.error),
-             clean_json(latest.reading)))
+             clean_json(reading)))
+
+    def _last_up_info(self, source: str) -> dict[str, Any] | None:
+        """The info of the source's last up reading and its time, from the stored latest
+        reading (itself, when up; what it carried, when down); None when never up."""
+        rows = self._rows("SELECT ts, up, reading FROM latest WHERE source = ?", (source,))
+        if not rows:
+            return None
+        reading = json.loads(rows[0]["reading"]) or {}
+        if not rows[0]["up"]:
+            carried = reading.get("last_up_info")
+            return carried if isinstance(carried, dict) else None
+        info = reading.get("info")
+        return {"ts": int(rows[0]["ts"]), "info": info} if info else None
 
     def forget_latest(self, keep: Iterable[str]) -> None:
         """Drop readings of sources no longer configured, so pages do not show stale ones."""
