@@ -9,7 +9,8 @@ Layer 0: imports nothing from ops, so every layer may read it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 MB = 1024 * 1024
@@ -25,12 +26,15 @@ class Service:
     setting: str | None  # the setting that turns it on; None: always watched
     example: str = ""  # a value of that setting, for "not watched: set ..." hints
     many: bool = False  # a comma list of values: one source per value (api, api_2, ...)
+    reports: str = ""  # the service whose fields it reports; "": its own (see check())
 
     @property
     def noun(self) -> str:
         """The label inside a sentence ("cache is down"); acronyms keep their capitals."""
         return self.label if self.label.isupper() else self.label.lower()
 
+
+API_INSTANCE = re.compile(r"api(_[0-9]+)?")
 
 SERVICES: tuple[Service, ...] = (
     Service("host", "Host", None, None),
@@ -42,18 +46,63 @@ SERVICES: tuple[Service, ...] = (
 WATCHED: tuple[Service, ...] = tuple(s for s in SERVICES if s.setting is not None)
 
 
+# Named HTTP checks (HTTP_CHECKS=frontend=http://frontend/,...): each is a service of its
+# own, named by the admin. The name becomes the source name, so it is a stored column
+# prefix (`frontend_up`), an event source, an alert subject and a JSON key.
+CHECKS_SETTING = "HTTP_CHECKS"
+CHECK_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+# Names already meaning something where a check's name would go: the services, their
+# keys in the seed's JSON, the other sources of events (backup, store, collector) and the
+# subject of the backup alerts. Nor may a check's name start with a source's name and "_"
+# (`redis_x_up` would read as Redis's; api_2, api_3, ... are the API's more URLs).
+RESERVED_NAMES = ("host", "api", "mongo", "redis", "database", "cache", "backup", "backups",
+                  "store", "collector")
+
+
 def http_name(index: int) -> str:
     """The first health URL is the API; more URLs are api_2, api_3, ..."""
     return "api" if index == 0 else f"api_{index + 1}"
 
 
-def service(source: str) -> Service:
-    """The service of a source name; api_2, api_3, ... are more of the API."""
-    name = "api" if source.startswith("api_") else source
+def check_name_problem(name: str) -> str | None:
+    """What a name for an HTTP check must be, when `name` is not that (for a settings
+    error: "expected <this>"); None when it can name one."""
+    if not CHECK_NAME.fullmatch(name):
+        return (f"a check name of lower-case letters, digits and _ starting with a letter, "
+                f"at most 32 long (it names stored columns), not {name!r}")
+    if name in RESERVED_NAMES:
+        return (f"a check name of its own, not {name!r}: {', '.join(RESERVED_NAMES)} are the "
+                "dashboard's")
+    prefix = next((s.name for s in SERVICES if name.startswith(f"{s.name}_")), None)
+    if prefix is not None:
+        return (f"a check name of its own, not {name!r}: names starting with {prefix}_ are "
+                f"{prefix}'s columns")
+    return None
+
+
+def check(name: str) -> Service:
+    """The service of a named HTTP check: labelled by its name everywhere (tile, JSON key,
+    alert subject, /metrics label), reporting the API's fields (latency, status code)."""
+    return Service(name, name, name, CHECKS_SETTING, f"{name}=http://{name}/health",
+                   reports="api")
+
+
+def service(source: str, checks: Collection[str] = ()) -> Service:
+    """The service of a source name; api_2, api_3, ... are more of the API, and a name in
+    `checks` (the configured HTTP_CHECKS: the catalogue does not read settings) is a
+    named HTTP check."""
+    name = "api" if API_INSTANCE.fullmatch(source) else source
     for found in SERVICES:
         if found.name == name:
             return found
+    if source in checks:
+        return check(source)
     raise KeyError(f"no service {source!r} in the catalogue")
+
+
+def is_http(found: Service) -> bool:
+    """Whether a service is probed over HTTP: the API and every named check."""
+    return (found.reports or found.name) == "api"
 
 
 # --- fields ---
@@ -180,9 +229,10 @@ FIELDS: dict[str, tuple[Field, ...]] = {
 }
 
 
-def fields(source: str) -> tuple[Field, ...]:
-    """The fields a source reports (api_2, ... report the API's)."""
-    return FIELDS[service(source).name]
+def fields(source: str, checks: Collection[str] = ()) -> tuple[Field, ...]:
+    """The fields a source reports (api_2, ... and named checks report the API's)."""
+    found = service(source, checks)
+    return FIELDS[found.reports or found.name]
 
 
 def counters(source: str) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ from pymongo.uri_parser import parse_uri
 from redis.connection import parse_url
 
 from ops import redaction
-from ops.catalogue import service
+from ops.catalogue import check_name_problem, service
 from ops.redaction import MASK, redact, scrub, split_userinfo, url_secrets
 
 SYSTEM_DATABASES = ("admin", "local", "config")
@@ -169,6 +169,30 @@ def _http_urls(text: str) -> list[str]:
     return urls
 
 
+def _http_checks(text: str) -> dict[str, str]:
+    """name=URL pairs, comma-separated: each a service of its own under its name."""
+    example = "frontend=http://frontend/,admin=http://admin:8080/health"
+    checks: dict[str, str] = {}
+    for item in (item.strip() for item in text.split(",")):
+        if not item:
+            continue
+        name, equals, url = (part.strip() for part in item.partition("="))
+        if not equals or not name or not url:
+            raise ValueError(f"name=URL pairs separated by commas, e.g. {example}; "
+                             f"{item!r} is not name=URL")
+        problem = check_name_problem(name)
+        if problem is not None:
+            raise ValueError(problem)
+        if name in checks:
+            raise ValueError(f"each check name once, but {name!r} is there twice")
+        example_url = f"{name}=http://{name}/health"
+        checks[name] = _password_readable(
+            _url_with_scheme(("http", "https"), example_url)(url), example_url)
+    if not checks:
+        raise ValueError(f"one or more name=URL pairs separated by commas, e.g. {example}")
+    return checks
+
+
 def _hide_path(url: str) -> str:
     """Webhook URLs carry their token in the path: shown as scheme, host and port only
     (read by hand: urlsplit fails on a password with an unencoded /)."""
@@ -243,6 +267,9 @@ SETTINGS: tuple[Setting, ...] = (
             "watched.", _redis_url, secret=True),
     Setting("API_HEALTH_URL", None, "One or more (comma) HTTP URLs probed each tick; the "
             "first is the \"api\" service.", _http_urls),
+    Setting("HTTP_CHECKS", None, "More HTTP health checks, each a service of its own: comma "
+            "list of name=URL, e.g. frontend=http://frontend/; names are lower-case letters, "
+            "digits and _.", _http_checks),
     Setting("OPS_DATA_DIR", "./data", "Directory holding ops.sqlite3.", _path),
     Setting("BACKUP_DIR", None, "Where backups are written; default $OPS_DATA_DIR/backups "
             "(/app/backups in Docker).", _path),
@@ -299,6 +326,7 @@ class Settings:
     backup_databases: list[str] | None
     redis_url: Secret | None
     api_health_url: list[str] | None
+    http_checks: dict[str, str] | None
     ops_data_dir: Path
     backup_dir: Path
     sample_interval_seconds: int
@@ -384,7 +412,8 @@ def remember_secrets(settings: Settings) -> None:
         value = getattr(settings, setting.name.lower())
         if isinstance(value, Secret) and setting.secret:
             redaction.remember(*value.secrets())
-        for url in value if isinstance(value, list) else [value]:
+        urls = list(value.values()) if isinstance(value, dict) else value  # HTTP_CHECKS
+        for url in urls if isinstance(urls, list) else [value]:
             if isinstance(url, str) and "://" in url:
                 redaction.remember_url(url)
 
