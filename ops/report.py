@@ -24,7 +24,9 @@ Choices where the seed has no Node process or is silent:
 - `services.api.version`: the `version` of the API's health body, else this project's.
 - Service status: "UP", "DOWN", or "NOT_CONFIGURED" when its setting is unset. A
   configured service with no reading yet counts as "DOWN". More health URLs (api_2, ...)
-  appear beside "api" and count like it.
+  appear beside "api" and count like it; so do the named HTTP checks (HTTP_CHECKS), each
+  under its own name as `{status, version}`, `version` null when its body has none (it
+  is not the API: this project's version would be a lie).
 - Top-level `status`: "STALE" when the collector has not ticked for 3 sample intervals
   (or never has): the figures are old; else "DEGRADED" when a configured service is
   down; else "OK". Endpoints answer 503 for anything but "OK".
@@ -57,7 +59,13 @@ from ops import __version__, catalogue, formatting
 from ops.clock import iso_ms
 from ops.config import Settings
 from ops.heartbeat import heartbeat_fresh
-from ops.sources.configured import http_sources, is_configured, watched_sources
+from ops.sources.configured import (
+    instances,
+    is_configured,
+    service_of,
+    services,
+    watched_sources,
+)
 from ops.sources.mongo import split_uri
 from ops.sources.redis import hit_rate
 from ops.storage import Heartbeat, Latest
@@ -119,11 +127,13 @@ def _info(snapshot: Snapshot, source: str) -> Mapping[str, Any]:
 
 
 def seed_services(settings: Settings) -> list[tuple[str, str]]:
-    """(key in the seed's JSON, source) of every service, configured or not: "api" and
-    more health URLs beside it under their own names (api_2, ...), "database", "cache"."""
+    """(key in the seed's JSON, source) of every service, configured or not: "api", more
+    health URLs beside it (api_2, ...) and the named checks, under their own names,
+    "database", "cache"."""
     pairs = []
-    for service in catalogue.WATCHED:
-        names = (http_sources(settings) or [service.name]) if service.many else [service.name]
+    for service in services(settings):
+        names = (instances(settings, service) or [service.name]) if service.many \
+            else [service.name]
         pairs += [((service.seed_key or name) if name == service.name else name, name)
                   for name in names]
     return pairs
@@ -243,7 +253,11 @@ def health_detailed(snapshot: Snapshot, settings: Settings) -> JSON:
 
 def _health_figures(snapshot: Snapshot, settings: Settings, source: str) -> JSON:
     """What /health/detailed says of a service beside its status."""
-    kind = catalogue.service(source).name
+    service = service_of(settings, source)
+    if service.reports:  # a named check: no fallback to this project's version
+        version = _info(snapshot, source).get("version")
+        return {"version": str(version) if version else None}
+    kind = service.name
     if kind == "mongo":
         uri = settings.mongo_uri
         return {"host": database_host(uri.reveal()) if uri else None,

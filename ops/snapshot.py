@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ops.catalogue import WATCHED
+from ops import catalogue
 from ops.clock import iso_ms
 from ops.report import Snapshot
 from ops.storage import Store
@@ -27,9 +27,20 @@ def read_snapshot(store: Store, now_ts: int) -> Snapshot:
         row = store.last_sample([f"redis_{name}_delta" for name in REDIS_INTERVAL_COUNTERS])
         if row is not None and row["ts"] == redis.ts:
             interval = {name: row[f"redis_{name}_delta"] for name in REDIS_INTERVAL_COUNTERS}
-    watched = [service.name for service in WATCHED if service.name in latest]
+    watched = sorted((name for name in latest if name != "host"), key=_listed)
     return Snapshot(now_ts, latest, store.heartbeat(), interval, firing_alerts(store),
                     uptime_table(store, watched, now_ts, API_WINDOWS))
+
+
+def _listed(source: str) -> tuple[int, str]:
+    """Where a watched source is listed: the API's URLs, the named checks beside them (the
+    latest readings are those of the sources the collector probes, so a name the
+    catalogue does not know is one of its checks), the database, the cache."""
+    try:
+        found = catalogue.service(source)
+    except KeyError:
+        return 1, source
+    return 2 * catalogue.WATCHED.index(found), source
 
 
 def firing_alerts(store: Store) -> tuple[dict[str, Any], ...]:

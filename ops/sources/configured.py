@@ -1,7 +1,9 @@
 """The sources a set of settings asks for: host always, the others when configured.
 
 Which setting turns each service on is the catalogue's; this module reads the settings
-against it.
+against it. It is the one place that answers which HTTP sources there are and what they
+are called: the API's URLs (API_HEALTH_URL: api, api_2, ...) and the named checks
+(HTTP_CHECKS: frontend, admin, ...), each of those a service of its own.
 """
 
 from __future__ import annotations
@@ -21,30 +23,62 @@ def how_to_watch(source: str) -> str:
     return f"not watched: set {service.setting}, e.g. {service.setting}={service.example}"
 
 
+def checks(settings: Settings) -> list[str]:
+    """The names of the named HTTP checks (HTTP_CHECKS), in the order they were given."""
+    return list(settings.http_checks or {})
+
+
+def service_of(settings: Settings, source: str) -> catalogue.Service:
+    """The catalogue's service of a source, a named check of these settings included."""
+    return catalogue.service(source, checks(settings))
+
+
+def services(settings: Settings) -> list[catalogue.Service]:
+    """The services a setting can turn on, in the order pages and JSON list them: the API,
+    each named check beside it, the database, the cache."""
+    found: list[catalogue.Service] = []
+    for service in catalogue.WATCHED:
+        found.append(service)
+        if service.name == "api":
+            found += [catalogue.check(name) for name in checks(settings)]
+    return found
+
+
 def instances(settings: Settings, service: catalogue.Service) -> list[str]:
     """The sources of a service under these settings: none while its setting is unset,
-    one per URL of a list (api, api_2, ...). Settings fields are the names in lower case."""
+    one per URL of a list (api, api_2, ...), a named check when HTTP_CHECKS names it.
+    Settings fields are the names in lower case."""
     if service.setting is None:
         return [service.name]
     value = getattr(settings, service.setting.lower())
     if service.many:
         return [catalogue.http_name(i) for i in range(len(value or []))]
+    if service.setting == catalogue.CHECKS_SETTING:
+        return [service.name] if service.name in (value or {}) else []
     return [] if value is None else [service.name]
 
 
+def http_urls(settings: Settings) -> dict[str, str]:
+    """Each HTTP source's name and URL: api, api_2, ..., then the named checks."""
+    urls = {catalogue.http_name(i): url for i, url in enumerate(settings.api_health_url or [])}
+    return urls | dict(settings.http_checks or {})
+
+
 def http_sources(settings: Settings) -> list[str]:
-    """The names of the HTTP health sources: api, api_2, ..."""
-    return instances(settings, catalogue.service("api"))
+    """The names of the HTTP health sources: api, api_2, ..., frontend, admin, ..."""
+    return list(http_urls(settings))
 
 
 def is_configured(settings: Settings, source: str) -> bool:
-    """Whether the setting that watches `source` (mongo, redis, api, api_2, ...) is set."""
-    return source in instances(settings, catalogue.service(source))
+    """Whether the setting that watches `source` (mongo, redis, api, api_2, a named check)
+    is set."""
+    return source in instances(settings, service_of(settings, source))
 
 
 def watched_sources(settings: Settings) -> list[str]:
-    """Every configured service, in the catalogue's order: api, api_2, ..., mongo, redis."""
-    return [name for service in catalogue.WATCHED for name in instances(settings, service)]
+    """Every configured service, in the order of services(): api, api_2, ..., the named
+    checks, mongo, redis."""
+    return [name for service in services(settings) for name in instances(settings, service)]
 
 
 def build_sources(settings: Settings) -> list[Source]:
@@ -53,6 +87,6 @@ def build_sources(settings: Settings) -> list[Source]:
         sources.append(MongoSource(settings.mongo_uri.reveal(), settings.backup_databases))
     if settings.redis_url is not None:
         sources.append(RedisSource(settings.redis_url.reveal()))
-    for index, url in enumerate(settings.api_health_url or []):
-        sources.append(HttpSource(url, name=catalogue.http_name(index)))
+    for name, url in http_urls(settings).items():
+        sources.append(HttpSource(url, name=name))
     return sources

@@ -1,4 +1,5 @@
-"""An HTTP health endpoint (the API's): up when it answers 2xx within the timeout.
+"""An HTTP health endpoint (the API's, or a named check's such as the frontend's): up
+when it answers 2xx within the timeout.
 
 Plain urllib, no extra dependency. Only the first 64 KiB of a body are read, so a
 runaway endpoint cannot make the collector buffer it. When the body is JSON, its

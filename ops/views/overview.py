@@ -1,5 +1,6 @@
-"""What the Overview page shows, built from the store: service tiles, host figures, the
-collector's heartbeat. Pages only lay these out."""
+"""What the Overview page shows, built from the store: service tiles (the API, each named
+HTTP check, the database, the cache), host figures, uptime rows, the collector's
+heartbeat. Pages only lay these out."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ops import formatting
-from ops.catalogue import WATCHED, Service
+from ops.catalogue import Service, is_http
 from ops.config import Settings
-from ops.sources.configured import how_to_watch, is_configured
+from ops.sources.configured import how_to_watch, is_configured, services
 from ops.storage import Latest, Store
+from ops.uptime import uptime_table
 
 
 @dataclass(frozen=True)
@@ -27,13 +29,13 @@ def _values(latest: Latest | None) -> dict[str, Any]:
     return latest.reading.get("values", {}) if latest else {}
 
 
-def _figure(source: str, latest: Latest) -> str:
+def _figure(service: Service, latest: Latest) -> str:
     values = _values(latest)
     if not latest.up:
         return latest.error or "down"
-    if source == "api":
+    if is_http(service):
         return f"{values.get('latency_ms', 0):.0f} ms"
-    if source == "mongo":
+    if service.name == "mongo":
         return f"{values.get('connections_current') or 0:.0f} connections"
     hit_rate = values.get("hit_rate_total_pct")
     return f"hit rate {formatting.percent(hit_rate)} since Redis started"
@@ -57,13 +59,25 @@ def _tile(service: Service, item: Latest | None, settings: Settings,
         return ServiceTile(source, label, "waiting", "", "no sample yet", "")
     return ServiceTile(source, label, "UP" if item.up else "DOWN",
                        formatting.age(item.since_ts, now_ts).replace(" ago", ""),
-                       _figure(source, item), _detail(source, item))
+                       _figure(service, item), _detail(source, item))
 
 
 def service_tiles(store: Store, settings: Settings, now_ts: int) -> list[ServiceTile]:
-    """A tile per watched service of the catalogue (API, Database, Cache), in its order."""
+    """A tile per service a setting turns on (API, each named check labelled by its name,
+    Database, Cache), in the catalogue's order."""
     latest = store.latest()
-    return [_tile(service, latest.get(service.name), settings, now_ts) for service in WATCHED]
+    return [_tile(service, latest.get(service.name), settings, now_ts)
+            for service in services(settings)]
+
+
+def uptime_rows(store: Store, settings: Settings,
+                now_ts: int) -> list[tuple[str, dict[str, float | None]]]:
+    """(label, uptime % per window) of each watched service with a reading, in the tiles'
+    order: the Overview's uptime table, a named check's row labelled by its name."""
+    latest = store.latest()
+    watched = [service for service in services(settings) if service.name in latest]
+    table = uptime_table(store, [s.name for s in watched], now_ts)
+    return [(s.label, table[s.name]) for s in watched]
 
 
 def host_figures(store: Store) -> dict[str, Any]:

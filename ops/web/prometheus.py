@@ -9,14 +9,16 @@ come from the MB the sources store (two decimals), so they are exact to about 5 
 
 Metrics (all prefixed `ops_`):
 - `service_up{service}`: 1 up, 0 down, for the host and every configured service
-  (`api`, `api_2`, ..., `mongo`, `redis`); the last reading, even while the collector
-  is stopped - alert on `collector_last_tick_timestamp_seconds` for that.
+  (`api`, `api_2`, ..., each named HTTP check such as `frontend`, `mongo`, `redis`); the
+  last reading, even while the collector is stopped - alert on
+  `collector_last_tick_timestamp_seconds` for that.
 - `collector_last_tick_timestamp_seconds`, `collector_interval_seconds`,
   `collector_running` (1 while the heartbeat is younger than 3 intervals).
-- one family per figure of the host, the API (`api_latency_seconds{service}`), MongoDB
-  and Redis that the catalogue (ops.catalogue) exports: its name, help and unit are
-  declared there, with the figure, e.g. `host_memory_used_ratio`,
-  `redis_keyspace_hits_total`, `mongo_opcounters_total{type}`.
+- one family per figure of the host, the HTTP sources (`api_latency_seconds{service}`:
+  api, api_2, ... and each named check, e.g. `service="frontend"`), MongoDB and Redis
+  that the catalogue (ops.catalogue) exports: its name, help and unit are declared
+  there, with the figure, e.g. `host_memory_used_ratio`, `redis_keyspace_hits_total`,
+  `mongo_opcounters_total{type}`.
 - Backups: `backup_last_success_timestamp_seconds` (when the newest good backup on disk
   finished), `backup_last_success_size_bytes`, `backup_last_success_duration_seconds`,
   `backup_jobs_failed_total`, `backup_failures_last_24h` (backup_failed events),
@@ -39,7 +41,7 @@ from ops.catalogue import Field, Service
 from ops.clock import DAY_MS
 from ops.config import Settings
 from ops.report import Snapshot, collector_fresh
-from ops.sources.configured import instances, watched_sources
+from ops.sources.configured import http_sources, watched_sources
 from ops.storage import Store
 
 Family = GaugeMetricFamily | CounterMetricFamily
@@ -143,11 +145,12 @@ class SnapshotCollector:
             yield from shared.values()
 
     def _per_source(self, service: Service) -> Iterator[Metric]:
-        """Fields of a service with several sources (api, api_2, ...), labelled `service`:
-        the last figure of each, up or down (a refused request has a latency too)."""
+        """Fields of the HTTP sources (api, api_2, ..., the named checks), labelled
+        `service`: the last figure of each, up or down (a refused request has a latency
+        too). One family for all: a check reports the API's fields."""
         for field in _exported(service.name):
             family = _family(field, label="service")
-            for source in instances(self.settings, service):
+            for source in http_sources(self.settings):
                 value = _number(self._values(source, up_only=False), field.name)
                 if value is not None:
                     family.add_metric([source], field.to_base(value))
