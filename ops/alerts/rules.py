@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from ops.catalogue import WATCHED
+from ops.catalogue import WATCHED, check_name_problem
 from ops.sources.redis import hit_rate
 
 MINUTE_S = 60
@@ -90,11 +90,22 @@ def _value(ctx: Context, column: str) -> float | None:
     return float(value) if value is not None else None
 
 
+def named_checks(ctx: Context) -> list[str]:
+    """The named HTTP checks (HTTP_CHECKS) in this sample: the sources of its `<name>_up`
+    columns that can only be checks (the catalogue's own names are reserved). The
+    collector's row holds only what it probes, so these are the checks it watches; a
+    stored row's column of a check no longer probed is None and judged by nobody."""
+    return [column.removesuffix("_up") for column, value in ctx.row.items()
+            if column.endswith("_up") and value is not None
+            and check_name_problem(column.removesuffix("_up")) is None]
+
+
 def service_down(rule: Rule, ctx: Context) -> list[Finding]:
+    """Each configured service, and each named check under its own name."""
     found = []
-    for source, label in ((service.name, service.noun) for service in WATCHED):
-        if not ctx.configured.get(source):
-            continue
+    watched = [(service.name, service.noun) for service in WATCHED
+               if ctx.configured.get(service.name)]
+    for source, label in watched + [(name, name) for name in named_checks(ctx)]:
         up = ctx.row.get(f"{source}_up")
         active = up is not None and not up
         found.append(Finding(label, active, None if up is None else float(up),
@@ -112,6 +123,15 @@ def _above(column: str, subject: str, text: str) -> Check:
         return [Finding(subject, active, value, text.format(value=value, limit=rule.threshold))]
 
     return check
+
+
+def http_latency(rule: Rule, ctx: Context) -> list[Finding]:
+    """The API's latency (subject "API", as ever) and each named check's, under its name."""
+    api = _above("api_latency_ms", "API", "API answered in {value:.0f} ms (limit {limit:g} ms)")
+    return api(rule, ctx) + [
+        finding for name in named_checks(ctx) for finding in _above(
+            f"{name}_latency_ms", name,
+            f"{name} answered in {{value:.0f}} ms (limit {{limit:g}} ms)")(rule, ctx)]
 
 
 def load_per_core(rule: Rule, ctx: Context) -> list[Finding]:
@@ -195,10 +215,9 @@ def backup_failed(rule: Rule, ctx: Context) -> list[Finding]:
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
-    Rule("service_down", f"service down ({', '.join(s.noun for s in WATCHED)})", "critical",
-         service_down, for_samples=3),
-    Rule("api_latency", "API answers slowly (ms)", "warning",
-         _above("api_latency_ms", "API", "API answered in {value:.0f} ms (limit {limit:g} ms)"),
+    Rule("service_down", f"service down ({', '.join(s.noun for s in WATCHED)}, HTTP checks)",
+         "critical", service_down, for_samples=3),
+    Rule("api_latency", "API or an HTTP check answers slowly (ms)", "warning", http_latency,
          threshold=1000, for_samples=3),
     Rule("memory_high", "host memory used (%)", "warning",
          _above("host_mem_used_pct", "host", "host memory {value:.1f}% used (limit {limit:g}%)"),
