@@ -16,15 +16,24 @@ import pandas as pd
 import streamlit as st
 
 from ops import formatting
-from ops.backup.catalogue import list_backups
+from ops.backup.catalogue import databases_in, list_backups
 from ops.backup.errors import RestoreError
 from ops.backup.requests import RECENT_SECONDS, request_backup_job
 from ops.backup.restore import check_target
+from ops.backup.restored import forget, left_out, restored_copies
 from ops.clock import now_ms
 from ops.heartbeat import collector_state
 from ops.sources.configured import how_to_watch
 from ops.storage import Job
-from ops.views.backups import describe_job, fraction_done, summary
+from ops.views.backups import (
+    copy_notice,
+    databases_text,
+    describe_job,
+    fraction_done,
+    option_label,
+    scheduled,
+    summary,
+)
 from ops.web.downloads import signed_link
 from pages.common import page_settings, plain, store
 
@@ -56,7 +65,7 @@ cols = st.columns(4)
 cols[0].metric("Last backup", state.last_text(now).split(",")[0])
 cols[0].caption(plain(state.last_text(now)))  # the status comes from the manifest
 cols[1].metric("Next scheduled", state.next_text(settings).split(" ", 1)[-1]
-               if settings.enable_auto_backup else "off")
+               if scheduled(settings) else "off")
 cols[1].caption(state.next_text(settings))
 cols[2].metric("Retention", f"{settings.backup_retention_days} days")
 cols[2].caption("the newest good backup is always kept")
@@ -144,16 +153,90 @@ if st.session_state.get("confirm_backup"):
 follow_job()
 
 entries = list_backups(settings.backup_dir)
+by_id = {e.id: e for e in entries}
+SELECTORS = ("download_backup", "verify_backup", "restore_backup")
+
+
+def on_newest() -> None:
+    """Every selector starts on the newest backup, and moves to a newer one as soon as it
+    appears (after Backup now too): Streamlit keeps a keyed choice while it is still an
+    option, which left Verify and Restore on the backup before."""
+    newest = entries[0].id
+    if st.session_state.get("catalogue_newest") != newest:
+        st.session_state["catalogue_newest"] = newest
+        for key in SELECTORS:
+            st.session_state[key] = newest
+
+
+def label(backup: str) -> str:
+    """An option as the catalogue reads (selectbox options are plain text, not Markdown)."""
+    return option_label(by_id[backup])
+
+
+def restore_form(ids: list[str]) -> None:
+    chosen = st.selectbox("Backup", ids, key="restore_backup", format_func=label)
+    choices = databases_in(by_id[chosen])
+    from_db: str | None = None
+    if choices:
+        from_db = st.selectbox("Database in the backup", choices, key="restore_from_db",
+                               help="A backup holds every database it took; one is restored "
+                                    "at a time")
+    else:
+        st.warning("No database could be read from this backup: Verify it to see why.",
+                   icon=":material/warning:")
+    target = st.text_input("Into database", key="restore_target",
+                           help="Restoring into a new name leaves the original alone")
+    drop = st.checkbox("Replace what is in that database (drop its collections first)",
+                       key="restore_drop")
+    typed = st.text_input("Type the database name again to confirm", key="restore_confirm")
+    refused = refusal(target) if target else None
+    if refused:
+        st.error(plain(refused), icon=":material/block:")
+    elif target:
+        st.caption(plain(copy_notice(settings, left_out(db, settings.backup_databases),
+                                     target)))
+    ready = bool(target) and typed == target and settings.mongo_uri is not None \
+        and from_db is not None
+    # The refusal is said as soon as the name is typed, and the click is refused too:
+    # whatever reaches the server, nothing is queued for such a target.
+    if st.button("Restore", type="primary", disabled=not ready, key="restore_button") \
+            and ready and refused is None:
+        request("restore", {"backup": chosen, "from_db": from_db, "to_db": target,
+                            "drop": drop}, join=False)
+        st.rerun()
+
+
+def left_out_copies() -> None:
+    """The restored copies the daily backups leave out, each with a way back in."""
+    copies = restored_copies(db) if settings.backup_databases is None else []
+    if not copies:
+        return
+    st.caption("Left out of the daily backups as restored copies (set BACKUP_DATABASES to "
+               "choose the databases yourself): " + ", ".join(
+                   plain(f"{c.name} (from {c.from_db}, {c.backup})") for c in copies))
+    for copy in copies:
+        if st.button(f"Back up {plain(copy.name)} again", key=f"include_{copy.name}"):
+            forget(db, copy.name, now_ms())
+            st.rerun()
+
+
 st.subheader("Catalogue")
 if not entries:
     st.caption(f"No backups in {settings.backup_dir} yet.")
 else:
+    on_newest()
+    ids = [e.id for e in entries]
+    # First and outside the table: on a phone the table's last columns are off-screen.
+    pick = st.selectbox("Download a backup", ids, key="download_backup", format_func=label)
+    st.link_button("Download", signed_link(settings, pick), icon=":material/download:")
+    zone = formatting.zone_name()
     table = pd.DataFrame([{
-        "created (UTC)": e.created.strftime("%Y-%m-%d %H:%M:%S"),
-        "size": formatting.size(e.size_bytes),
+        "download": signed_link(settings, e.id),
+        f"created ({zone})": formatting.clock(e.created_ms),
+        "size": formatting.size(e.size_bytes), "databases": databases_text(e),
         "duration": f"{e.duration_s:.1f} s" if e.duration_s is not None else "",
         "collections": e.collections, "documents": e.documents, "status": e.status,
-        "verified": e.verified, "download": signed_link(settings, e.id),
+        "verified": e.verified,
     } for e in entries])
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "download": st.column_config.LinkColumn("download", display_text="download"),
@@ -162,9 +245,8 @@ else:
     st.caption("Download links are signed and work for 5 minutes; reload the page for new "
                "ones. Restore a download anywhere with `mongorestore --gzip --archive=FILE`.")
 
-    ids = [e.id for e in entries]
     with st.expander("Verify a backup", icon=":material/verified:"):
-        chosen = st.selectbox("Backup", ids, key="verify_backup")
+        chosen = st.selectbox("Backup", ids, key="verify_backup", format_func=label)
         st.caption("Checks the sha256 against the manifest, the gzip stream, the archive "
                    "structure, each collection's CRC and every document.")
         if st.button("Verify", key="verify_button"):
@@ -172,26 +254,13 @@ else:
             st.rerun()
 
     with st.expander("Restore a backup", icon=":material/settings_backup_restore:"):
-        chosen = st.selectbox("Backup", ids, key="restore_backup")
-        target = st.text_input("Into database", key="restore_target",
-                               help="Restoring into a new name leaves the original alone")
-        drop = st.checkbox("Replace what is in that database (drop its collections first)",
-                           key="restore_drop")
-        typed = st.text_input("Type the database name again to confirm", key="restore_confirm")
-        refused = refusal(target) if target else None
-        if refused:
-            st.error(plain(refused), icon=":material/block:")
-        ready = bool(target) and typed == target and settings.mongo_uri is not None
-        # The refusal is said as soon as the name is typed, and the click is refused too:
-        # whatever reaches the server, nothing is queued for such a target.
-        if st.button("Restore", type="primary", disabled=not ready, key="restore_button") \
-                and ready and refused is None:
-            request("restore", {"backup": chosen, "to_db": target, "drop": drop}, join=False)
-            st.rerun()
+        restore_form(ids)
+left_out_copies()
 
 events = db.events(0, now_ms(), sources=["backup"], limit=15)
 if events:
     st.subheader("Recent backup events")
     st.dataframe(pd.DataFrame([{
-        "when (UTC)": formatting.clock(e.ts), "event": e.kind.replace("_", " "),
-        "detail": e.message or ""} for e in events]), hide_index=True, width="stretch")
+        f"when ({formatting.zone_name()})": formatting.clock(e.ts),
+        "event": e.kind.replace("_", " "), "detail": e.message or ""} for e in events]),
+        hide_index=True, width="stretch")

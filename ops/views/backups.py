@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ops import formatting
-from ops.backup.catalogue import BackupEntry, list_backups
+from ops.backup.catalogue import BackupEntry, databases_in, list_backups
 from ops.backup.schedule import NEXT_BACKUP_KEY
 from ops.config import Settings
 from ops.storage import Job, Store
@@ -26,6 +26,8 @@ class BackupSummary:
         return f"{age}, {formatting.size(self.last.size_bytes)}, {self.last.status}"
 
     def next_text(self, settings: Settings) -> str:
+        if settings.mongo_uri is None:
+            return "backups off until MONGO_URI is set"
         if not settings.enable_auto_backup:
             return "automatic backups off (ENABLE_AUTO_BACKUP=false)"
         if self.next_ts is None:
@@ -39,6 +41,38 @@ def summary(settings: Settings, store: Store) -> BackupSummary:
     good = next((e for e in entries if e.ok), None)
     return BackupSummary(entries[0] if entries else None, good,
                          store.state(NEXT_BACKUP_KEY), len(entries))
+
+
+def scheduled(settings: Settings) -> bool:
+    """Whether daily backups run at all (the figure "off" otherwise)."""
+    return settings.mongo_uri is not None and settings.enable_auto_backup
+
+
+def databases_text(entry: BackupEntry) -> str:
+    """`alaweal_db, shop` as the catalogue names a backup's databases."""
+    return ", ".join(databases_in(entry)) or "?"
+
+
+def option_label(entry: BackupEntry) -> str:
+    """A backup as the selectors offer it, read as the catalogue is: time, size,
+    databases (and a status other than ok)."""
+    status = "" if entry.ok else f" · {entry.status}"
+    return (f"{formatting.clock(entry.created_ms)} · {formatting.size(entry.size_bytes)} · "
+            f"{databases_text(entry)}{status}")
+
+
+def copy_notice(settings: Settings, copies: list[str], target: str) -> str:
+    """What restoring into `target` means for the daily backups, said before it runs."""
+    if settings.backup_databases is not None:
+        listed = target in settings.backup_databases
+        return (f"Daily backups take BACKUP_DATABASES only: {target} "
+                f"{'is' if listed else 'is not'} listed there.")
+    if target in copies:
+        return f"{target} is a restored copy: the daily backups leave it out."
+    return (f"If {target} is a new database, it becomes a restored copy that the daily "
+            "backups leave out (they take every database but admin, local, config and "
+            "such copies); restoring into the backed-up database's own name, or over one "
+            "that has data, is a recovery and stays in the backups.")
 
 
 def describe_job(job: Job) -> str:
