@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import os
 import re
 import secrets
@@ -22,7 +23,7 @@ from urllib.parse import urlencode
 
 import anyio.to_thread
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from ops.backup.catalogue import list_backups
@@ -85,7 +86,44 @@ def check_link(settings: Settings, backup_id: str, expires: str, signature: str,
     return None
 
 
-def _refuse(status: int, message: str) -> Response:
+# From /api/backups/<id>/download back to the Backups page, wherever the server is mounted.
+BACKUPS_PAGE = "../../../backups"
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Backup download</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;
+line-height:1.5}}</style></head>
+<body><h1>Backup download</h1><p>{reason}</p>
+<p><a href="{back}">Back to the Backups page</a></p></body></html>
+"""
+
+
+# The one-line reasons a person reads, for the terse ones scripts get.
+_FOR_PEOPLE = {
+    "bad signature": "This link was not made by the Backups page (its signature does not "
+                     "match): take a new one there.",
+    "link expired: make a new one on the Backups page":
+        f"This link has expired: download links work for {LINK_SECONDS // 60} minutes. "
+        "Take a new one on the Backups page.",
+    "not a backup link": "This is not a backup download link.",
+}
+
+
+def wants_html(request: Request) -> bool:
+    """A browser opening the link (it asks for text/html) gets a page; scripts, curl and
+    anything asking for JSON get JSON, as before."""
+    accept = request.headers.get("accept", "").lower()
+    return "text/html" in accept and "application/json" not in accept
+
+
+def _refuse(request: Request, status: int, message: str) -> Response:
+    """The reason, with the same status either way: a small page for a browser (the
+    raw JSON read as an error of the dashboard), JSON for everything else."""
+    if wants_html(request):
+        reason = _FOR_PEOPLE.get(message) or message[:1].upper() + message[1:] + "."
+        return HTMLResponse(_PAGE.format(reason=html.escape(reason), back=BACKUPS_PAGE),
+                            status_code=status)
     return JSONResponse({"error": message}, status_code=status)
 
 
@@ -93,19 +131,19 @@ async def download(request: Request) -> Response:
     try:
         settings = load_settings()
     except SettingsError as error:
-        return _refuse(500, str(error))
+        return _refuse(request, 500, str(error))
     backup_id = request.path_params["backup_id"]
     problem = check_link(settings, backup_id, request.query_params.get("expires", ""),
                          request.query_params.get("signature", ""))
     if problem is not None:
-        return _refuse(403, problem)
+        return _refuse(request, 403, problem)
     entry = next((e for e in list_backups(settings.backup_dir) if e.id == backup_id), None)
     if entry is None:
-        return _refuse(404, f"no backup {backup_id}")
+        return _refuse(request, 404, f"no backup {backup_id}")
     try:
         f = open_regular(entry.file)  # O_NOFOLLOW, then fstat: a regular file or nothing
     except OSError:  # gone, or swapped for a link since the listing
-        return _refuse(404, f"no backup {backup_id}")
+        return _refuse(request, 404, f"no backup {backup_id}")
     size = os.fstat(f.fileno()).st_size
     return StreamingResponse(_chunks(f), media_type="application/gzip", headers={
         "Content-Length": str(size),
