@@ -19,12 +19,19 @@ import redis
 
 from collector.loop import Collector
 from ops import formatting
+from ops.alerts import notify, wording
+from ops.alerts.rules import DEFAULT_RULES
+from ops.alerts.watch import AlertWatch
 from ops.config import load_settings
 from ops.housekeeping import Retention
 from ops.sources.configured import build_sources
 from ops.storage import Heartbeat, Latest, Store
+from ops.storage import alerts as records
 from tests.servers import RedisServer
+from tests.test_alert_notify import Mailbox, Receiver, receiver, smtp_server
 from tests.test_pages import app_for, now_ms, shown
+
+__all__ = ["receiver"]  # the webhook receiver fixture, shared with test_alert_notify
 
 MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
@@ -114,3 +121,82 @@ def test_database_page_shows_the_last_known_version_host_and_databases(
     assert f"As last seen, {formatting.clock(now - 60_000)}:" in text
     assert app.dataframe[-1].value.to_dict("records") == [
         {"database": "shop", "objects": 12, "data_mb": 1.5}]
+
+
+# --- a. a resolved alert says what recovered and after how long ---
+
+RESOLVED = re.compile(r"cache is up again after (\d+m )?\d+s \(was: cache is down: .+\)")
+
+
+def test_redis_outage_resolves_saying_what_recovered_everywhere(
+        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], redis_server: RedisServer,
+        receiver: Receiver) -> None:
+    mailbox = Mailbox()
+    smtp = smtp_server(mailbox)
+    env = {**env, "REDIS_URL": redis_server.url, "ALERT_WEBHOOK_URL": receiver.url(),
+           "ALERT_WEBHOOK_FORMAT": "discord", "SMTP_HOST": "127.0.0.1",
+           "SMTP_PORT": str(smtp.port), "SMTP_STARTTLS": "false",
+           "ALERT_EMAIL_FROM": "ops@example.com", "ALERT_EMAIL_TO": "oncall@example.com"}
+    settings = load_settings(env, env_file=None)
+    collector = collector_for(env)
+    watch = AlertWatch(collector.store, settings, DEFAULT_RULES, notify.announce)
+    collector.after_tick.append(
+        lambda tick: watch.after_tick(tick.ts, tick.row, {r.source: r.error
+                                                          for r in tick.readings}))
+    notifier = notify.Notifier(settings, settings.database_path)
+    notifier.start()
+    try:
+        collector.run_once()
+        redis_server.stop()
+        for _ in range(3):
+            collector.run_once()
+        [firing] = records.firing(collector.store)
+        redis_server.start()
+        for _ in range(3):
+            collector.run_once()
+        assert records.firing(collector.store) == []
+        wait_for("both messages on both channels",
+                 lambda: len(receiver.delivered) == 2 and len(mailbox.messages) == 2)
+    finally:
+        notifier.stop(timeout=15)
+        smtp.stop()
+    [alert] = records.history(collector.store)
+    assert alert.id == firing.id and alert.status == "resolved"
+    assert alert.message and RESOLVED.fullmatch(alert.message), alert.message
+    assert firing.message and alert.message.endswith(f"(was: {firing.message})")
+
+    done = receiver.delivered[1]
+    assert done["content"] == f"RESOLVED service down: {alert.message}"
+    assert done["embeds"][0]["description"] == alert.message
+    subject = mailbox.messages[1][2]["Subject"]
+    assert subject.startswith("RESOLVED service down: cache is up again after ")
+    assert f"Message:  {alert.message}" in mailbox.messages[1][2].get_content()
+
+    app = app_for(monkeypatch, env, "pages/alerts.py")
+    [history] = [df.value for df in app.dataframe if "message" in df.value.columns]
+    assert history.to_dict("records")[0]["message"] == alert.message
+
+
+def test_a_resolution_queued_by_an_older_version_does_not_repeat_the_firing_text() -> None:
+    firing = {"id": 3, "rule": "service_down", "subject": "cache", "severity": "critical",
+              "message": "cache is down: Connection refused", "pending_ts": 1_000,
+              "firing_ts": 16_000, "resolved_ts": 251_000, "status": "resolved"}
+    payload = notify.alert_payload(firing, "resolved", 251_000)
+    assert notify.headline(payload) == (
+        "RESOLVED service down: ended after 4m 10s (was: cache is down: Connection refused)")
+    for fmt in ("json", "slack"):
+        body = notify.webhook_body(payload, fmt)
+        said = body["message"] if fmt == "json" else body["attachments"][0]["text"]
+        assert said.startswith("ended after 4m 10s (was: ")
+
+
+def test_resolution_wording_per_kind_of_rule() -> None:
+    assert wording.resolved_text("service_down", "cache is up", 250, "cache is down: x") == \
+        "cache is up again after 4m 10s (was: cache is down: x)"
+    assert wording.resolved_text("memory_high", "host memory 62.0% used (limit 90%)", 720,
+                                 "host memory 93.1% used (limit 90%)") == (
+        "back to normal after 12m 0s: host memory 62.0% used (limit 90%) "
+        "(was: host memory 93.1% used (limit 90%))")
+    assert wording.resolved_text("redis_memory_high", None, 60, "cache memory 95%") == \
+        "no longer judged after 1m 0s: its figure or limit is gone (was: cache memory 95%)"
+    assert not wording.is_resolution("cache is down: Connection refused")

@@ -27,7 +27,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from ops.alerts import notify
+from ops.alerts import notify, wording
 from ops.config import Settings, load_settings
 from ops.storage import Store, outbox
 from tests.servers import free_port
@@ -179,7 +179,15 @@ def an_alert(alert_id: int = 7, **changes: Any) -> dict[str, Any]:
 
 
 def resolved(alert: dict[str, Any], at_ts: int) -> dict[str, Any]:
-    return {**alert, "status": "resolved", "resolved_ts": at_ts}
+    """The alert as the engine resolves it: its message says what recovered."""
+    recovered = wording.resolved_text("service_down", "redis is up",
+                                      (at_ts - alert["pending_ts"]) / 1000, alert["message"])
+    return {**alert, "status": "resolved", "resolved_ts": at_ts, "message": recovered}
+
+
+def resolved_text(lasted: str) -> str:
+    return (f"RESOLVED cache down: redis is up again after {lasted} (was: redis is down: "
+            "Error 111 connecting to 127.0.0.1:6379)")
 
 
 def all_rows(store: Store) -> list[outbox.Notification]:
@@ -255,7 +263,7 @@ def test_webhook_gets_firing_and_resolved_exactly_once(tmp_path: Path,
     assert len(receiver.requests) == 2
     assert bodies[0]["text"] == ("FIRING [critical] cache down: redis is down: Error 111 "
                                  "connecting to 127.0.0.1:6379 (since 03:12:05 UTC)")
-    assert bodies[1]["text"] == "RESOLVED cache down (redis) after 2m 35s"
+    assert bodies[1]["text"] == resolved_text("2m 35s")
     assert receiver.requests[0][0] == f"/services/{TOKEN}"
     sent = outbox.get(store, first_id)
     assert sent is not None
@@ -428,7 +436,7 @@ def test_headlines() -> None:
         "FIRING [critical] cache down: redis is down: Error 111 connecting to "
         "127.0.0.1:6379 (since 03:12:05 UTC)")
     done = notify.alert_payload(resolved(an_alert(), T0 + 125_000), "resolved", T0 + 125_000)
-    assert notify.headline(done) == "RESOLVED cache down (redis) after 2m 5s"
+    assert notify.headline(done) == resolved_text("2m 5s")
     # The subject is named when the message does not; a multi-line message is one line.
     disk = an_alert(rule="disk_usage_high", subject="host", severity="warning",
                     message="disk 93.5% used\n(threshold 90%)", value=93.5)
@@ -469,7 +477,7 @@ def test_slack_body_shape_and_colours() -> None:
 
     done = notify.webhook_body(notify.alert_payload(resolved(an_alert(), T0 + 125_000),
                                                     "resolved", T0 + 125_000), "slack")
-    assert done["text"] == "RESOLVED cache down (redis) after 2m 5s"
+    assert done["text"] == resolved_text("2m 5s")
     assert done["attachments"][0]["color"] == "#2e7d32"  # green
     assert {f["title"]: f["value"] for f in done["attachments"][0]["fields"]}["Lasted"] == \
         "2m 5s"
@@ -488,7 +496,7 @@ def test_discord_body_shape_and_colours() -> None:
     done = notify.webhook_body(notify.alert_payload(resolved(an_alert(), T0 + 125_000),
                                                     "resolved", T0 + 125_000), "discord")
     assert done["embeds"][0]["color"] == 0x2E7D32
-    assert done["content"] == "RESOLVED cache down (redis) after 2m 5s"
+    assert done["content"] == resolved_text("2m 5s")
     # Discord's limits: content 2000, title 256 characters.
     huge = notify.alert_payload(an_alert(message="x" * 5000), "firing", T0)
     body = notify.webhook_body(huge, "discord")
@@ -539,7 +547,7 @@ def test_email_is_delivered_over_plain_smtp(tmp_path: Path) -> None:
     assert "Rule:     cache_down" in body and "Severity: critical" in body
     assert "Since:    2025-11-27 03:12:05 UTC" in body
     assert "Message:  redis is down: Error 111" in body
-    assert mailbox.messages[1][2]["Subject"] == "RESOLVED cache down (redis) after 2m 5s"
+    assert mailbox.messages[1][2]["Subject"] == resolved_text("2m 5s")
     assert "Lasted:   2m 5s" in mailbox.messages[1][2].get_content()
 
 

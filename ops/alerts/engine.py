@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ops.alerts.rules import Context, Finding, Rule
+from ops.alerts.wording import resolved_text
 from ops.storage import Store
 from ops.storage import alerts as records
 from ops.storage.alerts import Alert
@@ -32,10 +33,10 @@ class AlertEngine:
             open_now = records.open_alerts(self.store)
             for rule in self.rules:
                 findings = {f.subject: f for f in rule.check(rule, ctx)}
-                for (name, subject), alert in open_now.items():
+                for name, subject in open_now:
                     if name == rule.name and subject not in findings:
                         # the rule no longer applies (limit removed, figure gone): not true
-                        findings[subject] = Finding(subject, False, None, alert.message or "")
+                        findings[subject] = Finding(subject, False, None, "")
                 for finding in findings.values():
                     key = (rule.name, finding.subject)
                     change = self._step(rule, finding, open_now.get(key), ctx.now_ts)
@@ -61,7 +62,7 @@ class AlertEngine:
             return None
         alert.false_count += 1
         alert.last_false_ts = now_ts
-        return self._maybe_clear(rule, alert, now_ts)
+        return self._maybe_clear(rule, alert, now_ts, finding.message or None)
 
     def _maybe_fire(self, rule: Rule, alert: Alert, now_ts: int) -> tuple[Alert, str] | None:
         due = (alert.true_count >= rule.for_samples
@@ -73,13 +74,18 @@ class AlertEngine:
         records.save(self.store, alert)
         return None
 
-    def _maybe_clear(self, rule: Rule, alert: Alert, now_ts: int) -> tuple[Alert, str] | None:
+    def _maybe_clear(self, rule: Rule, alert: Alert, now_ts: int,
+                     recovered: str | None) -> tuple[Alert, str] | None:
+        """Clear a pending alert at once; resolve a firing one after `clear_samples`
+        clean samples, its message then saying what recovered (ops.alerts.wording)."""
         if alert.status == "pending":
             alert.status, alert.resolved_ts = "cleared", now_ts
             records.save(self.store, alert)
             return None
         if alert.false_count >= rule.clear_samples:
             alert.status, alert.resolved_ts = "resolved", now_ts
+            alert.message = resolved_text(rule.name, recovered,
+                                          (now_ts - alert.pending_ts) / 1000, alert.message)
             records.save(self.store, alert)
             return alert, "resolved"
         records.save(self.store, alert)

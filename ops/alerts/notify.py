@@ -14,12 +14,13 @@ slack or discord) and `email` (SMTP_HOST, ALERT_EMAIL_FROM and ALERT_EMAIL_TO).
 
 The one-line text of a message:
 
-    FIRING [critical] cache down: redis is down: Error 111 connecting to ... (since 03:12:05 UTC)
-    RESOLVED cache down after 2m 5s
+    FIRING [critical] service down: cache is down: Error 111 connecting to ... (since 03:12:05 UTC)
+    RESOLVED service down: cache is up again after 2m 5s (was: cache is down: Error 111 ...)
     TEST ops-dashboard test message: alerts reach this channel (sent 03:12:05 UTC)
 
 "since" is when the condition began (the alert's pending time); "after" is how long it
-lasted, from then to its resolution.
+lasted, from then to its resolution. A resolution says what recovered (the text the
+engine wrote, ops/alerts/wording.py), never the firing text alone.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ops import redaction
+from ops.alerts.wording import ended_text, is_resolution
 from ops.clock import now_ms
 from ops.config import Settings, remember_secrets
 from ops.formatting import uptime
@@ -166,11 +168,20 @@ def title(payload: Mapping[str, Any]) -> str:
     return rule
 
 
+def message_text(payload: Mapping[str, Any]) -> str:
+    """The message as told, on one line: for a resolution, what recovered and after how
+    long; a resolved message queued by an older version (its firing text) says so."""
+    message = one_line(payload.get("message") or "")
+    if payload.get("event") != "resolved" or is_resolution(message):
+        return message
+    return ended_text(lasted_s(payload), message or None)
+
+
 def _firing_title(payload: Mapping[str, Any]) -> str:
     """The title, leaving the subject out when the message already names it."""
     rule = one_line(payload.get("rule") or "alert").replace("_", " ")
     subject = one_line(payload.get("subject") or "")
-    message = one_line(payload.get("message") or "")
+    message = message_text(payload)
     if subject and subject.lower() in message.lower():
         return rule
     return title(payload)
@@ -198,12 +209,10 @@ def headline(payload: Mapping[str, Any]) -> str:
         said = one_line(payload.get("message") or "test message")
         return f"TEST {said} (sent {_clock(int(payload.get('ts') or 0))})"
     if event == "resolved":
-        lasted = lasted_s(payload)
-        text = f"RESOLVED {title(payload)}"
-        return f"{text} after {uptime(lasted)}" if lasted is not None else text
+        return f"RESOLVED {_firing_title(payload)}: {message_text(payload)}"
     severity = one_line(payload.get("severity") or "")
     text = "FIRING " + (f"[{severity}] " if severity else "") + _firing_title(payload)
-    message = one_line(payload.get("message") or "")
+    message = message_text(payload)
     if message:
         text += f": {message}"
     start = started_ts(payload)
@@ -228,7 +237,7 @@ def details(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
         lasted = lasted_s(payload)
         rows.append(("Lasted", uptime(lasted) if lasted is not None else "-"))
     if payload.get("message"):
-        rows.append(("Message", str(payload["message"])))
+        rows.append(("Message", message_text(payload)))
     if payload.get("alert_id") is not None:
         rows.append(("Alert", str(payload["alert_id"])))
     return rows
@@ -252,9 +261,10 @@ def webhook_body(payload: Mapping[str, Any], fmt: str) -> dict[str, Any]:
     text = headline(payload)
     colour = COLOURS.get(event, COLOURS["test"])
     fields = [(name, value) for name, value in details(payload) if name != "Message"]
-    message = one_line(payload.get("message") or "")
+    message = message_text(payload)
     if fmt == "json":
-        return {**payload, "event": event, "text": text}
+        return {**payload, "event": event, "text": text,
+                **({"message": message} if event == "resolved" else {})}
     if fmt == "slack":
         attachment: dict[str, Any] = {
             "fallback": text, "color": f"#{colour:06x}",
