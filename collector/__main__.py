@@ -17,6 +17,8 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import signal  # noqa: E402
+import sqlite3  # noqa: E402
+import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import asdict  # noqa: E402
 from typing import TypeVar  # noqa: E402
@@ -33,7 +35,7 @@ from ops.housekeeping import Retention  # noqa: E402
 from ops.permissions import keep_private, tighten  # noqa: E402
 from ops.sources.configured import build_sources  # noqa: E402
 from ops.startup import settings_or_exit, setup_logging, writable_dirs_or_exit  # noqa: E402
-from ops.storage import Store, StoreError  # noqa: E402
+from ops.storage import DiskFullError, Store, StoreError, disk_full, disk_full_error  # noqa: E402
 from ops.watching import record as record_watching  # noqa: E402
 
 log = logging.getLogger("collector")
@@ -90,6 +92,26 @@ def or_exit(make: Callable[[], T], *errors: type[Exception]) -> T:
         raise SystemExit(2) from None
 
 
+def open_store(settings: Settings, sleep: Callable[[float], None] = time.sleep) -> Store:
+    """The history, once it can be opened: on a full disk SQLite cannot even open it, so
+    the collector says so once and tries again every sample interval (stopping it then
+    needs no care: nothing is written) instead of exiting into a restart loop - `ops up`
+    would stop the dashboard with it. Any other StoreError is for the admin to fix."""
+    said = False
+    while True:
+        try:
+            return Store(settings.database_path)
+        except (DiskFullError, sqlite3.OperationalError) as error:
+            if not disk_full(settings.database_path):
+                raise StoreError(f"cannot open {settings.database_path}: {error}") from error
+            if not said:
+                log.error("%s; sampling starts when there is space",
+                          error if isinstance(error, DiskFullError)
+                          else disk_full_error(settings.database_path, error))
+                said = True
+        sleep(settings.sample_interval_seconds)
+
+
 def alert_rules(settings: Settings) -> tuple[Rule, ...]:
     return or_exit(lambda: load_rules(settings.alert_rules_file), RulesFileError)
 
@@ -98,7 +120,7 @@ def run_forever(settings: Settings) -> int:
     rules = alert_rules(settings)
     # Held until the process ends: a second collector on this data directory exits 2.
     hold = or_exit(lambda: claim(settings.ops_data_dir), AlreadyRunningError)  # noqa: F841
-    store = or_exit(lambda: Store(settings.database_path), StoreError)
+    store = or_exit(lambda: open_store(settings), StoreError)
     record_watching(store, settings)  # what every reader now counts as watched
     watch = AlertWatch(store, settings, rules, announce)
 

@@ -12,11 +12,12 @@ types exported here; no connection is handed out.
 - series.py: range queries over the tiers, rollup building and pruning
 - tiers.py: the tiers and how a range is split among them (no SQL)
 - alerts.py, outbox.py: the alerts and notifications tables
-- errors.py: `StoreError`, a file the store will not use
+- errors.py: `StoreError`, a file the store will not use; `DiskFullError`, not yet
 """
 
-from ops.storage.errors import StoreError
+from ops.storage.errors import DiskFullError, StoreError, disk_full, disk_full_error
 from ops.storage.rows import ACTIVE, Event, Heartbeat, Job, Latest
 from ops.storage.store import Store
 
-__all__ = ["ACTIVE", "Event", "Heartbeat", "Job", "Latest", "Store", "StoreError"]
+__all__ = ["ACTIVE", "DiskFullError", "Event", "Heartbeat", "Job", "Latest", "Store", "StoreError",
+           "disk_full", "disk_full_error"]

@@ -29,7 +29,7 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from ops.storage.errors import StoreError
+from ops.storage.errors import StoreError, disk_full, disk_full_error
 from ops.storage.tiers import FIVE_MINUTES, HOUR, MINUTE
 
 migrations = Migrations("ops")
@@ -119,6 +119,8 @@ def refuse_foreign(path: Path) -> None:
         tables = [t for t in db.table_names() if not t.startswith("sqlite_")]
         applied = [m.name for m in migrations.applied(db)] if tables else []
     except sqlite3.DatabaseError as err:
+        if disk_full(path):  # a full disk is no reason to move a good history aside
+            raise disk_full_error(path, err) from err
         raise StoreError(f"{path} is not a readable SQLite file ({err}): move it aside "
                          "to start a new history, or restore it from a copy") from err
     finally:
