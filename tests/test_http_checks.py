@@ -5,7 +5,6 @@ its name - stored columns and events, a tile, health/detailed beside an unchange
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,8 +62,8 @@ def test_checks_are_read_in_order_beside_the_api() -> None:
     ("backup=http://x/", "not 'backup'"),
     ("api_2=http://x/", "names starting with api_ are api's columns"),
     ("frontend=http://a/,frontend=http://b/", "'frontend' is there twice"),
-    ("frontend=ftp://frontend/", "a URL starting with http:// or https://, e.g. "
-                                 "frontend=http://frontend/health"),
+    ("frontend=ftp://frontend/",
+     "a URL starting with http:// or https://, e.g. frontend=http://frontend/health"),
     ("admin=http://user:pa/ss@admin/", "password has / and @ percent-encoded"),
 ])
 def test_a_bad_value_is_one_line_naming_the_problem(value: str, problem: str) -> None:
