@@ -6,12 +6,66 @@ import pandas as pd
 import streamlit as st
 
 from ops import formatting
-from ops.alerts.notify import channels, send_test
+from ops.alerts.notify import attempt_wait_s, await_outcome, channel_lines, channels, queue_test
 from ops.alerts.rules import RulesFileError, load_rules
 from ops.clock import now_ms
+from ops.heartbeat import collector_state
 from ops.storage import alerts as records
+from ops.storage.outbox import counts as outbox_counts
 from ops.storage.outbox import recent
 from pages.common import page_settings, plain, store
+
+OUTBOX_ROWS = 20
+REFRESH_S = 3  # while a message waits to be sent, the outbox view reads it again
+
+
+def send_test_and_follow() -> None:
+    """Queue a test message per channel and, when a collector runs to send them, wait
+    until each was tried: the outbox below then shows what the notifier did."""
+    ids = queue_test(db, settings, now_ms())
+    collector = collector_state(db, settings, now_ms())
+    if not collector.running:
+        st.warning(f"{len(ids)} test message(s) queued; no collector is running to send "
+                   f"them ({plain(collector.message)}).", icon=":material/warning:")
+        return
+    with st.spinner("The collector is sending the test message(s)..."):
+        rows = await_outcome(db, ids, attempt_wait_s(len(ids)))
+    for row in rows:
+        if row.status == "sent":
+            st.success(f"Test message sent by {row.channel} at {formatting.clock(row.sent_ts)}"
+                       f" (attempt {row.attempts}).", icon=":material/check_circle:")
+        elif row.attempts:
+            st.error(f"Test message by {row.channel} not delivered (attempt {row.attempts}, "
+                     f"{row.status}): {plain(row.last_error or 'no error recorded')}",
+                     icon=":material/error:")
+        else:
+            st.warning(f"Test message by {row.channel} still queued: the collector has not "
+                       "tried it yet.", icon=":material/schedule:")
+
+
+def outbox_rows() -> list[dict[str, object]]:
+    return [{
+        "queued": formatting.clock(n.created_ts), "event": n.event, "channel": n.channel,
+        "status": n.status, "sent": formatting.clock(n.sent_ts) if n.sent_ts else "",
+        "attempts": n.attempts,
+        "next try": formatting.clock(n.next_attempt_ts)
+        if n.status == "pending" and n.attempts else "",
+        "error": n.last_error or ""} for n in recent(db, OUTBOX_ROWS)]
+
+
+def draw_outbox() -> None:
+    """The newest messages, read again every few seconds while one is pending, so a row
+    turns `sent` when the notifier delivers it without reloading the page."""
+    pending = outbox_counts(db)["pending"] > 0
+
+    @st.fragment(run_every=REFRESH_S if pending else None)
+    def table() -> None:
+        rows = outbox_rows()
+        if rows:
+            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+    table()
+
 
 settings = page_settings()
 db = store(str(settings.database_path))
@@ -33,9 +87,10 @@ past = records.history(db)
 if past:
     st.dataframe(pd.DataFrame([{
         "rule": a.rule, "subject": a.subject, "severity": a.severity, "status": a.status,
-        "fired (UTC)": formatting.clock(a.firing_ts),
-        "resolved (UTC)": formatting.clock(a.resolved_ts) if a.resolved_ts else "",
-        "lasted": formatting.uptime(((a.resolved_ts or now) - (a.firing_ts or now)) / 1000),
+        "fired": formatting.clock(a.firing_ts),
+        "resolved": formatting.clock(a.resolved_ts) if a.resolved_ts else "",
+        # from when the condition began, as the resolution's message and notifications
+        "lasted": formatting.uptime(((a.resolved_ts or now) - a.pending_ts) / 1000),
         "message": a.message} for a in past]), hide_index=True, width="stretch")
 else:
     st.caption("No alert has fired yet.")
@@ -68,18 +123,8 @@ if not configured:
             "slack or discord) or `SMTP_HOST`, `ALERT_EMAIL_FROM` and `ALERT_EMAIL_TO`.",
             icon=":material/info:")
 else:
-    shown = {"webhook": f"webhook {settings.alert_webhook_url} "
-                        f"({settings.alert_webhook_format})",
-             "email": f"e-mail to {', '.join(settings.alert_email_to or [])} via "
-                      f"{settings.smtp_host}:{settings.smtp_port}"}
-    st.caption("Sent on firing and on resolved, retried with backoff while a channel is down: "
-               + "; ".join(shown[c] for c in configured))
+    st.caption("Sent on firing and on resolved, retried with backoff while a channel is down:")
+    st.text("\n".join(channel_lines(settings)))  # text, never a link
     if st.button("Send test notification", icon=":material/send:"):
-        count = send_test(db, settings, now_ms())
-        st.toast(f"{count} test message(s) queued; the collector sends them")
-sent = recent(db, 20)
-if sent:
-    st.dataframe(pd.DataFrame([{
-        "when (UTC)": formatting.clock(n.created_ts), "event": n.event, "channel": n.channel,
-        "status": n.status, "attempts": n.attempts, "error": n.last_error or ""}
-        for n in sent]), hide_index=True, width="stretch")
+        send_test_and_follow()
+draw_outbox()

@@ -16,16 +16,17 @@ from pathlib import Path
 
 import pytest
 import redis
+from streamlit.testing.v1 import AppTest
 
 from collector.loop import Collector
 from ops import formatting
 from ops.alerts import notify, wording
-from ops.alerts.rules import DEFAULT_RULES
+from ops.alerts.rules import DEFAULT_RULES, Context
 from ops.alerts.watch import AlertWatch
 from ops.config import load_settings
 from ops.housekeeping import Retention
 from ops.sources.configured import build_sources
-from ops.storage import Heartbeat, Latest, Store
+from ops.storage import Heartbeat, Latest, Store, outbox
 from ops.storage import alerts as records
 from tests.servers import RedisServer
 from tests.test_alert_notify import Mailbox, Receiver, receiver, smtp_server
@@ -200,3 +201,111 @@ def test_resolution_wording_per_kind_of_rule() -> None:
     assert wording.resolved_text("redis_memory_high", None, 60, "cache memory 95%") == \
         "no longer judged after 1m 0s: its figure or limit is gone (was: cache memory 95%)"
     assert not wording.is_resolution("cache is down: Connection refused")
+
+
+# --- b. a test notification shows as delivered once the notifier delivered it ---
+
+
+def alerts_page_with_collector(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+                               ) -> tuple[AppTest, Store]:
+    """The Alerts page with a collector that beats (its Notifier thread is the test's)."""
+    store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
+    store.beat(Heartbeat(1, "h", now_ms() - 60_000, now_ms(), 5.0, "0.1.0"))
+    return app_for(monkeypatch, env, "pages/alerts.py"), store
+
+
+def outbox_table(app: AppTest) -> list[dict[str, object]]:
+    [table] = [df.value for df in app.dataframe if "attempts" in df.value.columns]
+    return list(table.to_dict("records"))
+
+
+def test_send_test_notification_shows_it_delivered(monkeypatch: pytest.MonkeyPatch,
+                                                   env: dict[str, str],
+                                                   receiver: Receiver) -> None:
+    env = {**env, "ALERT_WEBHOOK_URL": receiver.url(), "ALERT_WEBHOOK_FORMAT": "slack"}
+    settings = load_settings(env, env_file=None)
+    app, store = alerts_page_with_collector(monkeypatch, env)
+    notifier = notify.Notifier(settings, settings.database_path)
+    notifier.start()
+    try:
+        [button] = [b for b in app.button if b.label == "Send test notification"]
+        button.click().run()
+    finally:
+        assert notifier.stop(timeout=15)
+    assert [body["text"].split(" (sent")[0] for body in receiver.delivered] == [
+        "TEST ops-dashboard test message: alerts reach this channel"]
+    [row] = outbox.recent(store)
+    assert (row.status, row.attempts) == ("sent", 1) and row.sent_ts is not None
+    [shown_row] = outbox_table(app)
+    assert (shown_row["status"], shown_row["attempts"], shown_row["sent"]) == \
+        ("sent", 1, formatting.clock(row.sent_ts))
+    assert [s.value for s in app.success][-1] == (
+        f"Test message sent by webhook at {formatting.clock(row.sent_ts)} (attempt 1).")
+
+
+def test_send_test_notification_says_when_a_channel_does_not_take_it(
+        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], receiver: Receiver) -> None:
+    receiver.status = 500
+    env = {**env, "ALERT_WEBHOOK_URL": receiver.url()}
+    settings = load_settings(env, env_file=None)
+    app, _store = alerts_page_with_collector(monkeypatch, env)
+    notifier = notify.Notifier(settings, settings.database_path)
+    notifier.start()
+    try:
+        next(b for b in app.button if b.label == "Send test notification").click().run()
+    finally:
+        assert notifier.stop(timeout=15)
+    [shown_row] = outbox_table(app)
+    assert (shown_row["status"], shown_row["attempts"]) == ("pending", 1)
+    assert shown_row["next try"] and "HTTP 500" in str(shown_row["error"])
+    assert "not delivered (attempt 1, pending)" in unescaped(app.error[-1].value)
+
+
+def test_send_test_notification_without_a_collector_says_nobody_sends_it(
+        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], receiver: Receiver) -> None:
+    app = app_for(monkeypatch, {**env, "ALERT_WEBHOOK_URL": receiver.url()},
+                  "pages/alerts.py")
+    next(b for b in app.button if b.label == "Send test notification").click().run()
+    assert "1 test message(s) queued; no collector is running" in app.warning[-1].value
+    [shown_row] = outbox_table(app)
+    assert (shown_row["status"], shown_row["attempts"]) == ("pending", 0)
+
+
+# --- c. the webhook is shown without its path, as text, with its port ---
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("http://127.0.0.1:8085/hook/T0KEN", "http://127.0.0.1:8085/… (path hidden)"),
+    ("https://hooks.slack.com/services/T0/B0/xyz", "https://hooks.slack.com/… (path hidden)"),
+    ("https://user:pa55@chat.example:8443/api?token=abc",
+     "https://chat.example:8443/… (login and path hidden)"),
+    ("http://[::1]:9000", "http://[::1]:9000"),
+    ("http://relay.example:9000/", "http://relay.example:9000"),
+])
+def test_webhook_shown(url: str, expected: str) -> None:
+    assert notify.webhook_shown(url) == expected
+
+
+def test_alerts_page_shows_the_webhook_as_text_with_its_port(
+        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], receiver: Receiver) -> None:
+    app = app_for(monkeypatch, {**env, "ALERT_WEBHOOK_URL": receiver.url("/hook/T0KEN")},
+                  "pages/alerts.py")
+    assert [t.value for t in app.text] == [
+        f"webhook (json): http://127.0.0.1:{receiver.port}/… (path hidden)"]
+    page = shown(app)
+    assert "T0KEN" not in page and "127.0.0.1" not in page, "the URL is never Markdown"
+
+
+# --- e. every rate names its window ---
+
+
+def test_the_hit_rate_and_eviction_texts_name_their_window() -> None:
+    rules = {rule.name: rule for rule in DEFAULT_RULES}
+    ctx = Context(now_ts=0, row={}, errors={}, configured={"redis": True},
+                  redis_window={"hits": 100.0, "misses": 900.0, "evicted": 5.0})
+    [low] = rules["redis_hit_rate_low"].check(rules["redis_hit_rate_low"], ctx)
+    assert low.active and "over 15 min" in low.message
+    [evicting] = rules["redis_evicting"].check(rules["redis_evicting"], ctx)
+    assert evicting.active and "in 15 min" in evicting.message
+    assert "over 15 min" in rules["redis_hit_rate_low"].describe()
+    assert "in 15 min" in rules["redis_evicting"].title

@@ -26,9 +26,11 @@ engine wrote, ops/alerts/wording.py), never the firing text alone.
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
@@ -44,7 +46,7 @@ from ops.alerts.wording import ended_text, is_resolution
 from ops.clock import now_ms
 from ops.config import Settings, remember_secrets
 from ops.formatting import uptime
-from ops.redaction import clean, one_line, webhook_secrets
+from ops.redaction import clean, one_line, split_userinfo, webhook_secrets
 from ops.storage import Store, outbox
 
 log = logging.getLogger("ops.alerts.notify")
@@ -120,7 +122,62 @@ def announce(store: Store, settings: Settings, alert: Mapping[str, Any], event: 
 
 def send_test(store: Store, settings: Settings, now_ts: int) -> int:
     """Queue a test message on every configured channel; returns how many were queued."""
-    return _enqueue_all(store, settings, None, "test", payload_for_test(now_ts), now_ts)
+    return len(queue_test(store, settings, now_ts))
+
+
+def queue_test(store: Store, settings: Settings, now_ts: int) -> list[int]:
+    """`send_test`, returning the queued rows' ids so the page can show what became of
+    them (the notifier thread sends them, in the collector)."""
+    payload = payload_for_test(now_ts)
+    with store.transaction():
+        found = (outbox.add(store, None, "test", channel, payload, now_ts)
+                 for channel in channels(settings))
+        return [row_id for row_id in found if row_id is not None]
+
+
+def attempt_wait_s(count: int) -> float:
+    """How long `count` messages may take to be tried once by a running notifier: one
+    poll, then at most a send timeout each."""
+    return 2 * POLL_SECONDS + count * SEND_TIMEOUT_S
+
+
+def await_outcome(store: Store, ids: list[int], timeout_s: float,
+                  poll_s: float = 0.2) -> list[outbox.Notification]:
+    """The messages once each was tried at least once (sent, failed, or waiting to be
+    tried again with its error), or as they are after `timeout_s`: a page that reads
+    them right after queueing would show 'pending, 0 attempts' whatever happens next."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = outbox.with_ids(store, ids)
+        if all(row.status != "pending" or row.attempts > 0 for row in rows) or \
+                time.monotonic() >= deadline:
+            return rows
+        time.sleep(poll_s)
+
+
+def webhook_shown(url: str) -> str:
+    """The webhook as a page shows it: scheme, host and port, never its path and query
+    (where Slack, Discord and the like keep the token) nor a login, e.g.
+    `http://127.0.0.1:8085/… (path hidden)`. Shown as text, never as a link."""
+    head, login, rest = split_userinfo(url.strip())
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    hidden = [what for what, there in (("login", login is not None),
+                                       ("path", rest not in (host, host + "/"))) if there]
+    if not hidden:
+        return f"{head}{host}"
+    return f"{head}{host}/… ({' and '.join(hidden)} hidden)"
+
+
+def channel_lines(settings: Settings) -> list[str]:
+    """One line per configured channel, as the Alerts page shows them."""
+    lines = []
+    if settings.alert_webhook_url is not None:
+        lines.append(f"webhook ({settings.alert_webhook_format}): "
+                     f"{webhook_shown(settings.alert_webhook_url.reveal())}")
+    if "email" in channels(settings):
+        lines.append(f"e-mail to {', '.join(settings.alert_email_to or [])} via "
+                     f"{settings.smtp_host}:{settings.smtp_port}")
+    return lines
 
 
 def _enqueue_all(store: Store, settings: Settings, alert_id: int | None, event: str,

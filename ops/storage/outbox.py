@@ -49,6 +49,13 @@ def enqueue(store: Store, alert_id: int | None, event: str, channel: str,
             payload: dict[str, Any], now_ts: int) -> bool:
     """Queue one message, due now. False when this alert already has a row for this event
     and channel (the unique index ignores the insert): a message is never queued twice."""
+    return add(store, alert_id, event, channel, payload, now_ts) is not None
+
+
+def add(store: Store, alert_id: int | None, event: str, channel: str,
+        payload: dict[str, Any], now_ts: int) -> int | None:
+    """`enqueue`, returning the new row's id (None when it was already queued), so the
+    one who queued it can follow what becomes of it."""
     if event not in EVENTS:
         raise ValueError(f"not a notification event: {event!r}")
     if channel not in CHANNELS:
@@ -58,7 +65,7 @@ def enqueue(store: Store, alert_id: int | None, event: str, channel: str,
         "attempts, next_attempt_ts, payload) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
         (alert_id, event, channel, now_ts, now_ts,
          clean_json(payload)))
-    return cursor.rowcount == 1
+    return int(cursor.lastrowid) if cursor.rowcount == 1 and cursor.lastrowid else None
 
 
 def due(store: Store, now_ts: int, limit: int = 20) -> list[Notification]:
@@ -111,6 +118,12 @@ def mark_failed(store: Store, notification_id: int, error: str,
 def get(store: Store, notification_id: int) -> Notification | None:
     found = _select(store, "WHERE id = ?", (notification_id,))
     return found[0] if found else None
+
+
+def with_ids(store: Store, ids: list[int]) -> list[Notification]:
+    """These messages as they are now, in id order (ids no longer there are left out)."""
+    marks = ", ".join("?" for _ in ids) or "NULL"
+    return _select(store, f"WHERE id IN ({marks}) ORDER BY id", tuple(ids))
 
 
 def for_alert(store: Store, alert_id: int) -> list[Notification]:
