@@ -309,3 +309,16 @@ def test_the_hit_rate_and_eviction_texts_name_their_window() -> None:
     assert evicting.active and "in 15 min" in evicting.message
     assert "over 15 min" in rules["redis_hit_rate_low"].describe()
     assert "in 15 min" in rules["redis_evicting"].title
+
+
+def test_clean_texts_name_their_window_and_say_nothing_false() -> None:
+    """What a resolution quotes as recovered: no 'maxmemory reached' at 0 evictions."""
+    rules = {rule.name: rule for rule in DEFAULT_RULES}
+    ctx = Context(now_ts=0, row={}, errors={}, configured={"redis": True},
+                  redis_window={"hits": 10.0, "misses": 5.0, "evicted": 0.0})
+    [quiet] = rules["redis_hit_rate_low"].check(rules["redis_hit_rate_low"], ctx)
+    assert not quiet.active and quiet.message == (
+        "too little traffic over 15 min to judge the hit rate (15 lookups, at least 1000 "
+        "needed)")
+    [calm] = rules["redis_evicting"].check(rules["redis_evicting"], ctx)
+    assert not calm.active and calm.message == "cache evicted 0 keys in 15 min"

@@ -162,7 +162,9 @@ def redis_hit_rate(rule: Rule, ctx: Context) -> list[Finding]:
     lookups = hits + misses
     rate = hit_rate(hits, misses)
     if lookups < rule.min_lookups or rate is None or rule.threshold is None:
-        return [Finding("cache", False, None, "too little traffic to judge the hit rate")]
+        return [Finding("cache", False, None,
+                        f"too little traffic over 15 min to judge the hit rate ({lookups:.0f} "
+                        f"lookups, at least {rule.min_lookups} needed)")]
     return [Finding("cache", rate < rule.threshold, rate,
                     f"cache hit rate {rate:.1f}% over 15 min ({lookups:.0f} lookups; "
                     f"limit {rule.threshold:g}%)")]
@@ -179,8 +181,9 @@ def redis_evictions(rule: Rule, ctx: Context) -> list[Finding]:
     evicted = ctx.redis_window.get("evicted")
     if evicted is None or rule.threshold is None:
         return []
-    return [Finding("cache", evicted > rule.threshold, evicted,
-                    f"cache evicted {evicted:.0f} keys in 15 min (maxmemory reached)")]
+    active = evicted > rule.threshold
+    return [Finding("cache", active, evicted, f"cache evicted {evicted:.0f} keys in 15 min"
+                    + (" (maxmemory reached)" if active else ""))]
 
 
 def mongo_connections(rule: Rule, ctx: Context) -> list[Finding]:
