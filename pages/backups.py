@@ -226,17 +226,16 @@ if not entries:
 else:
     on_newest()
     ids = [e.id for e in entries]
-    # First and outside the table: on a phone the table's last columns are off-screen.
+    # Above the table, outside it: on a phone its last column (download) is off-screen.
     pick = st.selectbox("Download a backup", ids, key="download_backup", format_func=label)
     st.link_button("Download", signed_link(settings, pick), icon=":material/download:")
     zone = formatting.zone_name()
     table = pd.DataFrame([{
-        "download": signed_link(settings, e.id),
         f"created ({zone})": formatting.clock(e.created_ms),
         "size": formatting.size(e.size_bytes), "databases": databases_text(e),
         "duration": f"{e.duration_s:.1f} s" if e.duration_s is not None else "",
         "collections": e.collections, "documents": e.documents, "status": e.status,
-        "verified": e.verified,
+        "verified": e.verified, "download": signed_link(settings, e.id),
     } for e in entries])
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "download": st.column_config.LinkColumn("download", display_text="download"),

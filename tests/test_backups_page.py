@@ -76,7 +76,7 @@ def test_several_databases_restored_one_at_a_time(monkeypatch: pytest.MonkeyPatc
     [entry] = list_backups(Path(env["OPS_DATA_DIR"]) / "backups")
 
     table = app.dataframe[0].value
-    assert list(table.columns[:2]) == ["download", "created (UTC)"]
+    assert list(table.columns[:3]) == ["created (UTC)", "size", "databases"]
     assert table["databases"].tolist() == [f"{shop}, {reports}"]
 
     offered = app.selectbox(key="restore_from_db")
