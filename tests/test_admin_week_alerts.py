@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 from collector.loop import Collector
 from ops import formatting
 from ops.alerts import notify, wording
+from ops.alerts.engine import AlertEngine
 from ops.alerts.rules import DEFAULT_RULES, Context
 from ops.alerts.watch import AlertWatch
 from ops.config import load_settings
@@ -322,3 +323,20 @@ def test_clean_texts_name_their_window_and_say_nothing_false() -> None:
         "needed)")
     [calm] = rules["redis_evicting"].check(rules["redis_evicting"], ctx)
     assert not calm.active and calm.message == "cache evicted 0 keys in 15 min"
+
+
+def test_a_firing_hit_rate_alert_names_its_window_on_every_page(
+        monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
+    now = now_ms()
+    store.beat(Heartbeat(1, "h", now - 60_000, now, 5.0, "0.1.0"))
+    engine = AlertEngine(store, DEFAULT_RULES, lambda alert, event: None)
+    ctx = Context(now_ts=now, row={}, errors={}, configured={"redis": True},
+                  redis_window={"hits": 100.0, "misses": 1900.0, "evicted": 0.0})
+    assert [(a.rule, event) for a, event in engine.evaluate(ctx)] == [
+        ("redis_hit_rate_low", "firing")]
+    said = "cache hit rate 5.0% over 15 min (2000 lookups; limit 80%)"
+    alerts = unescaped(shown(app_for(monkeypatch, env, "pages/alerts.py")))
+    assert f"warning · {said} · for " in alerts.replace("*", "")
+    first = app_for(monkeypatch, env)  # the banner, as the first page shows it
+    assert unescaped(first.error[0].value) == f"1 alert(s) firing: {said} - see Alerts."
