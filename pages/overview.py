@@ -8,12 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from ops import formatting
-from ops.catalogue import WATCHED, service
+from ops.catalogue import service
 from ops.clock import now_ms
 from ops.heartbeat import collector_state
-from ops.uptime import uptime_table
 from ops.views.backups import summary
-from ops.views.overview import host_figures, service_tiles
+from ops.views.overview import host_figures, service_tiles, uptime_rows
 from pages.common import page_settings, plain, store
 
 settings = page_settings()
@@ -66,15 +65,14 @@ def live() -> None:
 
 
 def availability(now: int) -> None:
-    watched = [s.name for s in WATCHED if s.name in db.latest()]
-    if not watched:
+    rows = uptime_rows(db, settings, now)
+    if not rows:
         return
     st.subheader("Uptime")
-    table = uptime_table(db, watched, now)
     st.dataframe(pd.DataFrame([
-        {"service": service(source).label,
-         **{window: formatting.percent(pct, 3) for window, pct in table[source].items()}}
-        for source in watched]), hide_index=True)
+        {"service": label,
+         **{window: formatting.percent(pct, 3) for window, pct in windows.items()}}
+        for label, windows in rows]), hide_index=True)
     st.caption("From the up/down events, exact whatever the age; time before a service was "
                "first watched does not count.")
     trimmed = db.events(now - 7 * 86_400_000, now, sources=["store"], limit=1)

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_page(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> AppTest:
-    for name in ("MONGO_URI", "REDIS_URL", "API_HEALTH_URL", "OPS_ADMIN_PASSWORD"):
+    for name in ("MONGO_URI", "REDIS_URL", "API_HEALTH_URL", "HTTP_CHECKS", "OPS_ADMIN_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -32,7 +32,7 @@ def now_ms() -> int:
 
 def app_for(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], page: str | None = None
             ) -> AppTest:
-    for name in ("MONGO_URI", "REDIS_URL", "API_HEALTH_URL", "OPS_ADMIN_PASSWORD",
+    for name in ("MONGO_URI", "REDIS_URL", "API_HEALTH_URL", "HTTP_CHECKS", "OPS_ADMIN_PASSWORD",
                  "BACKUP_DATABASES"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
