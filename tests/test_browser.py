@@ -18,13 +18,19 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from bench.synthetic import fill
+from ops.backup.dump import dump
+from ops.clock import DAY_MS, now_ms
 from ops.config import load_settings
+from ops.housekeeping import roll_up_due
+from ops.storage import Store
 from ops.views.history import CHARTS
 from ops.web.downloads import signed_link
 from tests.browser_support import (
@@ -60,6 +66,23 @@ CHARTED = ("Memory used", "CPU", "Load average", "Redis hit rate", "Redis memory
            "MongoDB connections", "API latency")
 
 
+def seed_a_week(data_dir: Path, mongo_uri: str) -> None:
+    """What a running install holds after a week, so the pages (and the README's
+    screenshots) look like one: 7 days of samples with outages, rolled up as the
+    collector would have, and a backup on each of the last three nights."""
+    store = Store(data_dir / "ops.sqlite3")
+    now = now_ms()
+    # Ending 20 minutes ago: rules looking back 15 minutes judge only the live stack
+    # (the synthetic Redis evicts keys, which would fire an alert on every page).
+    fill(store, now - 7 * DAY_MS, now - 20 * 60_000)
+    roll_up_due(store, now)
+    store.close()
+    for nights_ago in (3, 2, 1):
+        night = (datetime.now(UTC) - timedelta(days=nights_ago)).replace(
+            hour=3, minute=0, second=0, microsecond=0)
+        dump(mongo_uri, data_dir / "backups", [DATABASE], now=night)
+
+
 @pytest.fixture
 def stack(tmp_path: Path, redis_server: RedisServer, mongo_own: MongoStandIn,
           health_server: HealthServer) -> Iterator[OpsUp]:
@@ -69,6 +92,7 @@ def stack(tmp_path: Path, redis_server: RedisServer, mongo_own: MongoStandIn,
     seed_database(mongo_own.uri, DATABASE)
     data_dir = tmp_path / "data"
     data_dir.mkdir()
+    seed_a_week(data_dir, mongo_own.uri)
     up = OpsUp({
         "OPS_DATA_DIR": str(data_dir), "MONGO_URI": mongo_own.uri,
         "BACKUP_DATABASES": DATABASE, "REDIS_URL": redis_server.url,
@@ -303,6 +327,8 @@ def test_dashboard_in_a_real_browser(stack: OpsUp, browser: Browser) -> None:
     stack.wait_for_samples(SAMPLES_BEFORE_HISTORY)
     go_to(page, "History")
     rendered_without_error(page, "Shaded: the service was down")
+    page.get_by_text("7 d", exact=True).click()  # the seeded week
+    settle(page)
     # Each chart is drawn or says it has no data (Plotly loads after the page's text).
     charts = page.locator('[data-testid="stPlotlyChart"]')
     empty = page.locator('[data-testid="stCaptionContainer"]', has_text=re.compile(
@@ -317,6 +343,13 @@ def test_dashboard_in_a_real_browser(stack: OpsUp, browser: Browser) -> None:
     go_to(page, "Overview")
     rendered_without_error(page, "collector running")
     save_screenshot(page, "overview")
+
+    # On a phone.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
+    rendered_without_error(page, "collector running")
+    save_screenshot(page, "overview-mobile")
 
     page.context.close()
     assert stack.stop() == 0, stack.log_text()[-3000:]
