@@ -5,6 +5,7 @@ charts saying what is true."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -91,3 +92,17 @@ def test_pages_show_times_in_the_display_zone(monkeypatch: pytest.MonkeyPatch,
     app.run()
     memory = layouts_and_traces(app)["Memory used"]
     assert memory["layout"]["xaxis"]["title"]["text"] == "Asia/Riyadh"
+
+
+def test_a_down_service_tile_keeps_its_last_known_version(
+        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], redis_server: RedisServer) -> None:
+    env = {**env, "REDIS_URL": redis_server.url}
+    settings = load_settings(env, env_file=None)
+    collector = Collector(Store(settings.database_path), build_sources(settings), 5,
+                          Retention.from_settings(settings))
+    collector.run_once()
+    redis_server.stop()
+    collector.run_once()
+    text = shown(app_for(monkeypatch, env))
+    assert "DOWN" in text
+    assert re.search(r"version \d+\\\.\d+\\\.\d+ \\\(last seen \d{4}", text), text

@@ -44,6 +44,10 @@ def _figure(service: Service, latest: Latest) -> str:
 def _detail(source: str, latest: Latest) -> str:
     info = latest.reading.get("info", {})
     version = info.get("version")
+    last_up = latest.reading.get("last_up_info") or {}
+    if not version and (last_up.get("info") or {}).get("version"):  # down: the last known
+        version = (f"{last_up['info']['version']} "
+                   f"(last seen {formatting.clock(last_up.get('ts'))})")
     uptime_s = _values(latest).get("uptime_s")
     parts = [f"version {version}" if version else "",
              f"uptime {formatting.uptime(uptime_s)}" if uptime_s is not None else ""]
