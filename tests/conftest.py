@@ -11,8 +11,10 @@ from datetime import UTC
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from ops import formatting
+from tests.browser_support import launch_chromium
 from tests.servers import ExternalMongo, HealthServer, MongoStandIn, RedisServer, mongo_server
 
 # Test data written by real tools (mongodump), kept in the repository.
@@ -35,6 +37,15 @@ def display_zone_restored() -> Iterator[None]:
     """A page run in the test process sets the display zone from its settings."""
     yield
     formatting.set_display_zone(UTC)
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, driven by Playwright (the browser tests)."""
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture

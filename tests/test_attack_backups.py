@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from ops.config import SYSTEM_DATABASES, Settings, load_settings
 from ops.storage import Heartbeat, Store
 from ops.storage import alerts as records
 from tests.backup_data import seed, unique_db
+from tests.servers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 SPELLINGS = ["admin", "Admin", "ADMIN", "local", "LOCAL", "config", "Config", " admin",
@@ -48,16 +48,6 @@ def run_ops(environ: dict[str, str], *args: str) -> subprocess.CompletedProcess[
     return subprocess.run([sys.executable, "-m", "ops", *args], cwd=ROOT,
                           env={**os.environ, **environ}, capture_output=True, text=True,
                           timeout=120, check=False)
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def drain(worker: JobWorker) -> list[Any]:

@@ -22,8 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from ops.storage import Store
 from ops.web.downloads import signed_link, signing_key
 from tests.backup_data import seed, unique_db
 from tests.dashboard_server import Dashboard
+from tests.servers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 SHELL_UMASK = "022"  # what a login shell usually has: files 0644, directories 0755
@@ -106,16 +106,6 @@ def in_shell(argv: list[str], environ: dict[str, str], log: Path) -> subprocess.
 def stop(process: subprocess.Popen[bytes]) -> None:
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) == 0
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def store_files(data: Path) -> list[Path]:

@@ -10,19 +10,18 @@ made to report such a version; the dashboard then reads them as it always does.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from ops.clock import now_ms
 from ops.storage import Store
 from ops.storage import alerts as records
 from ops.storage.rows import Heartbeat, Latest
 from pages.common import WORD_JOINER
-from tests.browser_support import launch_chromium, new_page
+from tests.browser_support import new_page
 from tests.dashboard_server import Dashboard
 
 pytestmark = pytest.mark.browser
@@ -58,14 +57,6 @@ class Bait:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 def plant(data_dir: Path, bait: Bait) -> dict[str, str]:

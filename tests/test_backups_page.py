@@ -5,12 +5,11 @@ the way back from a dead download link, and the download reachable on a phone.""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from streamlit.testing.v1 import AppTest
 
 from collector.worker import JobWorker
@@ -21,7 +20,7 @@ from ops.config import load_settings
 from ops.storage import Heartbeat, Store
 from ops.web.downloads import signed_link
 from tests.backup_data import ARABIC, client, seed, snapshot, unique_db
-from tests.browser_support import UI_TIMEOUT_MS, launch_chromium
+from tests.browser_support import UI_TIMEOUT_MS
 from tests.dashboard_server import Dashboard
 from tests.servers import MongoStandIn
 from tests.test_pages import app_for, shown
@@ -192,14 +191,6 @@ def test_a_dead_download_link_answers_a_browser_with_a_page(
             assert b'"link expired' in script.body
     finally:
         server.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 VERTICALLY_INTO_VIEW = """el => {

@@ -3,26 +3,17 @@ closes the sidebar, which would otherwise stay over the page."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from tests.browser_support import UI_TIMEOUT_MS, launch_chromium
+from tests.browser_support import UI_TIMEOUT_MS
 from tests.dashboard_server import Dashboard
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 def test_choosing_a_page_on_a_phone_closes_the_sidebar(browser: Browser, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import pytest
 from ops.clock import now_ms
 from ops.config import SETTINGS
 from ops.storage import Store
+from tests.servers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,15 +50,6 @@ def start_collector(data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         return subprocess.Popen([sys.executable, "-m", "collector"], cwd=ROOT, env=env,
                                 stdout=out, stderr=out)
-
-
-def wait_until(condition: object, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not {what} after {timeout} s")
 
 
 @pytest.mark.parametrize("history", ["existing", "none yet"])

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from ops.config import SETTINGS
 from ops.storage import Store
 from tests.dashboard_server import Dashboard
-from tests.servers import RedisServer
+from tests.servers import RedisServer, wait_until
 from tests.test_pages import app_for, shown
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,15 +40,6 @@ def latest_up(data_dir: Path, source: str) -> bool | None:
     return None if item is None else item.up
 
 
-def wait_for(condition: object, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not {what} after {timeout} s")
-
-
 def test_readers_without_the_settings_see_what_the_collector_watches(
         tmp_path: Path, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
     data_dir = tmp_path / "data"
@@ -59,9 +49,9 @@ def test_readers_without_the_settings_see_what_the_collector_watches(
         env=environment(OPS_DATA_DIR=str(data_dir), REDIS_URL=redis_server.url,
                         SAMPLE_INTERVAL_SECONDS="1", ENABLE_AUTO_BACKUP="false"))
     try:
-        wait_for(lambda: latest_up(data_dir, "redis") is True, "Redis seen up")
+        wait_until(lambda: latest_up(data_dir, "redis") is True, "Redis seen up")
         redis_server.stop()
-        wait_for(lambda: latest_up(data_dir, "redis") is False, "Redis seen down")
+        wait_until(lambda: latest_up(data_dir, "redis") is False, "Redis seen down")
 
         # A cron check from a shell that has only the data directory.
         status = subprocess.run([sys.executable, "-m", "ops", "status"], cwd=ROOT,
