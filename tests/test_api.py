@@ -8,8 +8,6 @@ import json
 import math
 import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,11 +20,12 @@ from pymongo import MongoClient
 
 from collector.loop import Collector
 from ops.clock import now_ms
-from ops.config import SETTINGS, load_settings
+from ops.config import load_settings
 from ops.housekeeping import Retention
 from ops.sources.configured import build_sources
 from ops.storage import Store
 from tests.backup_data import unique_db
+from tests.dashboard_server import Dashboard
 from tests.servers import ExternalMongo, HealthServer, MongoStandIn, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,33 +48,8 @@ class Answer:
         return json.loads(self.body)
 
 
-class DashboardServer:
+class DashboardServer(Dashboard):
     """`streamlit run streamlit_app.py` on a free port, with only the given settings."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.port = free_port()
-        ours = {s.name for s in SETTINGS}
-        base = {k: v for k, v in os.environ.items() if k not in ours}
-        self.log = open(log_dir / f"dashboard-{self.port}.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
-             "--server.port", str(self.port), "--server.address", "127.0.0.1",
-             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env={**base, **env}, stdout=self.log, stderr=subprocess.STDOUT)
-        self._wait_healthy()
-
-    def _wait_healthy(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"dashboard exited with {self.proc.returncode}")
-            try:
-                if self.get("/_stcore/health").status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError("dashboard not healthy after 60 s")
 
     def get(self, path: str, token: str | None = None,
             authorization: str | None = None) -> Answer:
@@ -92,15 +66,6 @@ class DashboardServer:
                           response.read())
         finally:
             conn.close()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 @pytest.fixture
