@@ -118,6 +118,9 @@ class Manifest:
     verified: bool = False
     verified_at: datetime | None = None
     gzip_level: int = 6
+    # Why this backup was taken when not by the schedule or a request: a safety backup
+    # says "before restore of <id> into <db>" (jobs.py). Older manifests have none.
+    reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -8,6 +8,10 @@ metadata (names, unique and other options kept) and views recreated as views.
 MongoDB's own databases (admin: users and roles; local: the oplog; config: sharding)
 are never a target, whichever way the name is spelled (`check_target`); the command,
 the page and the job all refuse them, and so does `restore` itself.
+
+Before dropping anything, `restore` calls its `safety_backup` hook (the command and the
+job pass one: jobs.py `SafetyBackup`), which backs up the target as it is; only once that
+backup is written and verified are its collections dropped, and when it fails nothing is.
 """
 
 from __future__ import annotations
@@ -99,6 +103,7 @@ class RestoreReport:
     views: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    safety_backup: str | None = None  # the id of the backup of what `dropped` held
 
 
 class _Batches:
@@ -150,8 +155,15 @@ class _Progress:
 def restore(path: Path, uri: str, to_db: str, *, from_db: str | None = None,
             drop: bool = False,
             progress: Callable[[RestoreProgress], None] | None = None,
-            before_writing: Callable[[RestoreReport], None] | None = None) -> RestoreReport:
+            before_writing: Callable[[RestoreReport], None] | None = None,
+            safety_backup: Callable[[RestoreReport], str] | None = None) -> RestoreReport:
     """Restore database `from_db` of the archive at `path` into `to_db`.
+
+    `safety_backup` is called when the target holds collections that `drop` is about to
+    replace, after every refusal and the archive's verification and before anything is
+    written: it backs the target up and returns that backup's id (kept in the report and
+    named by any later failure). When it raises BackupError the restore is refused and
+    nothing is dropped. Without it (library callers, benchmarks) nothing is backed up.
 
     `before_writing` gets the report (source, target, the collections it replaces) once
     every refusal has passed and before the first write, so a caller can remember a copy
@@ -167,16 +179,22 @@ def restore(path: Path, uri: str, to_db: str, *, from_db: str | None = None,
     path = Path(path)
     if not os.path.lexists(path):
         raise RestoreError(f"{path}: no such backup file")
+    safety: list[str] = []  # the safety backup's id once written: named by a later failure
     try:
-        report = _restore(path, uri, to_db, from_db, drop, progress, before_writing)
+        report = _restore(path, uri, to_db, from_db, drop, progress, before_writing,
+                          safety_backup, safety)
     except ArchiveError as exc:
-        raise RestoreError(f"{path.name}: {exc}") from exc
-    except BackupError:  # a refusal or a damaged file: already one line, cause chained
-        raise
+        raise RestoreError(_kept(f"{path.name}: {exc}", safety, to_db)) from exc
+    except BackupError as exc:  # a refusal or a damaged file: already one line, cause chained
+        if not safety:
+            raise
+        raise RestoreError(_kept(str(exc), safety, to_db)) from exc
     except PyMongoError as exc:
-        raise RestoreError(scrub(_describe(exc, uri, to_db), uri)) from exc
+        raise RestoreError(_kept(scrub(_describe(exc, uri, to_db), uri), safety,
+                                 to_db)) from exc
     except OSError as exc:  # a link or a directory too: never followed (files.py)
-        raise RestoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise RestoreError(_kept(f"cannot read {path}: {exc.strerror or exc}", safety,
+                                 to_db)) from exc
     report.duration_s = time.monotonic() - started
     log.info("restored %s from %s into %s: %d documents, %d indexes, %d views",
              report.from_db, path.name, to_db, report.documents_total, report.indexes_created,
@@ -184,10 +202,21 @@ def restore(path: Path, uri: str, to_db: str, *, from_db: str | None = None,
     return report
 
 
+def _kept(message: str, safety: list[str], to_db: str) -> str:
+    """A failure after the safety backup says where the dropped data is."""
+    if not safety:
+        return message
+    return (f"{message}; what {to_db} held before is in safety backup {safety[0]} "
+            f"(restore it with --drop to bring it back)")
+
+
 def _restore(path: Path, uri: str, to_db: str, from_db: str | None, drop: bool,
              progress: Callable[[RestoreProgress], None] | None,
-             before_writing: Callable[[RestoreReport], None] | None) -> RestoreReport:
-    """Cheap refusals first (database choice, non-empty target), then verify, then write."""
+             before_writing: Callable[[RestoreReport], None] | None,
+             safety_backup: Callable[[RestoreReport], str] | None,
+             safety: list[str]) -> RestoreReport:
+    """Cheap refusals first (database choice, non-empty target), then verify, then the
+    safety backup of what drop replaces, then write."""
     with open_archive(path) as reader:
         source = _choose_database(reader.prelude, from_db, path)
     client: MongoClient[Any] = MongoClient(
@@ -199,6 +228,9 @@ def _restore(path: Path, uri: str, to_db: str, from_db: str | None, drop: bool,
         existing = _refuse_non_empty(db, drop)
         manifest = _verified(path)
         report = RestoreReport(path=path, from_db=source, to_db=to_db, dropped=existing)
+        if existing and safety_backup is not None:
+            report.safety_backup = _safety(safety_backup, report)
+            safety.append(report.safety_backup)
         if before_writing is not None:
             before_writing(report)
         for name in existing:
@@ -208,6 +240,14 @@ def _restore(path: Path, uri: str, to_db: str, from_db: str | None, drop: bool,
             tracker = _Progress(progress, len(metas), _documents_of(manifest, source))
             _restore_stream(db, reader, source, metas, report, tracker)
     return report
+
+
+def _safety(safety_backup: Callable[[RestoreReport], str], report: RestoreReport) -> str:
+    try:
+        return safety_backup(report)
+    except BackupError as exc:
+        raise RestoreError(f"refusing to drop {report.to_db}: its safety backup failed "
+                           f"({exc}); nothing was dropped") from exc
 
 
 def _verified(path: Path) -> Manifest | None:
