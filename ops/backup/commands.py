@@ -16,10 +16,10 @@ from typing import Any
 from ops import formatting
 from ops.backup.catalogue import BackupEntry, databases_in, find, list_backups
 from ops.backup.errors import BackupError, RestoreError
-from ops.backup.jobs import remember_copy
+from ops.backup.jobs import SafetyBackup, remember_copy, safety_line
 from ops.backup.manifest import iso, load_manifest_for
 from ops.backup.requests import request_backup_job
-from ops.backup.restore import RestoreProgress, check_target, restore
+from ops.backup.restore import RestoreProgress, RestoreReport, check_target, restore
 from ops.backup.restored import is_copy
 from ops.backup.retention import prune
 from ops.backup.verify import verify
@@ -115,7 +115,8 @@ def _entry_json(entry: BackupEntry) -> dict[str, Any]:
             "size_bytes": entry.size_bytes, "status": entry.status,
             "duration_s": entry.duration_s, "collections": entry.collections,
             "documents": entry.documents, "databases": databases_in(entry),
-            "verified": entry.verified, "verified_at": iso(entry.verified_at)}
+            "verified": entry.verified, "verified_at": iso(entry.verified_at),
+            "reason": entry.manifest.reason if entry.manifest is not None else None}
 
 
 def list_command(settings: Settings, as_json: bool) -> int:
@@ -170,12 +171,29 @@ def restore_command(settings: Settings, target: str, to_db: str, drop: bool,
             print(f"restoring: {progress.collections_done}/{progress.collections_total} "
                   f"collections, {progress.documents_done} documents", file=sys.stderr)
 
+    waited = [False]
+
+    def waiting() -> None:
+        if not waited[0]:
+            waited[0] = True
+            print("safety backup: waiting for the backup that holds the lock on "
+                  f"{settings.backup_dir}", file=sys.stderr)
+
     try:
         entry = find(settings.backup_dir, target)
+        backup = SafetyBackup(settings, settings.mongo_uri.reveal(), entry.id,
+                              now=lambda: datetime.now(UTC), waiting=waiting)
+
+        def safety(report: RestoreReport) -> str:
+            written = backup(report)
+            print(safety_line(written, to_db), flush=True)
+            return written
+
         report = restore(entry.file, settings.mongo_uri.reveal(), to_db, from_db=from_db,
                          drop=drop, progress=show,
                          before_writing=remember_copy(Store(settings.database_path), entry.id,
-                                                      now_ms))
+                                                      now_ms),
+                         safety_backup=safety)
     except BackupError as error:
         return _fail(str(error))
     print(f"restored {entry.file.name} ({report.from_db}) into {to_db}: "

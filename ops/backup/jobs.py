@@ -5,6 +5,11 @@ every second while it runs), its result or its one-line error. Backups hold a fi
 in BACKUP_DIR, so two processes sharing the directory never dump at the same time.
 Each backup's start, success and failure are events, and so is every backup removed by
 retention; retention runs only after a successful backup.
+
+A restore that drops a target holding collections first takes a safety backup of that
+database (`SafetyBackup`): the same dump, the same lock and BACKUP_DIR, a catalogue entry
+like any other whose manifest's `reason` says which restore it came before. The drop
+happens only once it is written and verified; the command uses the same hook.
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from ops.backup.catalogue import find
-from ops.backup.dump import dump
+from ops.backup.dump import DumpProgress, dump
 from ops.backup.errors import BackupError, one_line
-from ops.backup.manifest import load_manifest_for
+from ops.backup.manifest import load_manifest_for, manifest_path, write_manifest
 from ops.backup.restore import RestoreReport, check_target, restore
 from ops.backup.restored import RestoredCopy, is_copy, left_out, remember
 from ops.backup.retention import prune
@@ -42,6 +47,67 @@ EVENT_SOURCE = "backup"
 def backup_lock(backup_dir: Path) -> FileLock:
     private_dir(backup_dir)
     return FileLock(backup_dir / LOCK_NAME, mode=PRIVATE_FILE)
+
+
+def locked(backup_dir: Path, waiting: Callable[[], None]) -> FileLock:
+    """The backup directory's lock, acquired; `waiting` is called about every second
+    while another process holds it. Raises BackupError when it cannot be taken at all."""
+    try:
+        lock = backup_lock(backup_dir)
+        while True:
+            try:
+                lock.acquire(timeout=LOCK_POLL_SECONDS)
+                return lock
+            except Timeout:
+                waiting()
+    except OSError as exc:
+        raise BackupError(f"cannot lock the backup directory {backup_dir}: "
+                          f"{exc.strerror or exc}") from exc
+
+
+class SafetyBackup:
+    """The restore's `safety_backup` hook: back up the target database as it is, before
+    a restore of `restoring` drops it.
+
+    The same dump as any backup, under the backup lock, into BACKUP_DIR; its manifest gets
+    the reason and is written again (atomically) before the hook returns, so the drop
+    happens only after a complete, verified, explained catalogue entry exists. Any failure
+    raises BackupError, and the restore is refused with nothing dropped.
+    """
+
+    def __init__(self, settings: Settings, uri: str, restoring: str, *,
+                 now: Callable[[], datetime], waiting: Callable[[], None],
+                 progress: Callable[[DumpProgress], None] | None = None) -> None:
+        self.settings = settings
+        self.uri = uri
+        self.restoring = restoring
+        self.now = now
+        self.waiting = waiting
+        self.progress = progress
+
+    def __call__(self, report: RestoreReport) -> str:
+        backup_dir = self.settings.backup_dir
+        lock = locked(backup_dir, self.waiting)
+        try:
+            manifest = dump(self.uri, backup_dir, [report.to_db],
+                            gzip_level=self.settings.backup_gzip_level, now=self.now(),
+                            progress=self.progress)
+            manifest.reason = f"before restore of {self.restoring} into {report.to_db}"
+            try:
+                write_manifest(manifest, manifest_path(backup_dir / manifest.file))
+            except OSError as exc:
+                raise BackupError(f"{manifest.id} was written but its manifest could not "
+                                  f"record why: {exc.strerror or exc}") from exc
+        finally:
+            lock.release()
+        log.info("safety backup %s written before dropping %s (%d documents)", manifest.id,
+                 report.to_db, manifest.documents_total)
+        return manifest.id
+
+
+def safety_line(backup: str, to_db: str) -> str:
+    """What the command prints and the job records once the safety backup exists."""
+    return f"safety backup {backup} written before dropping {to_db}"
 
 
 def _plain(value: Any) -> Any:
@@ -111,19 +177,14 @@ class JobRunner:
 
     def _locked(self, job: Job) -> FileLock:
         """The backup directory's lock, waiting (with progress saying so) while it is held."""
-        backup_dir = self.settings.backup_dir
-        try:
-            lock = backup_lock(backup_dir)
-            while True:
-                try:
-                    lock.acquire(timeout=LOCK_POLL_SECONDS)
-                    return lock
-                except Timeout:
-                    self.store.job_progress(job.id, {"waiting": "another backup holds the lock",
-                                                     "updated_ts": self.now_ms()})
-        except OSError as exc:
-            raise BackupError(f"cannot lock the backup directory {backup_dir}: "
-                              f"{exc.strerror or exc}") from exc
+        return locked(self.settings.backup_dir, self._waiting(job))
+
+    def _waiting(self, job: Job) -> Callable[[], None]:
+        def waiting() -> None:
+            self.store.job_progress(job.id, {"waiting": "another backup holds the lock",
+                                             "updated_ts": self.now_ms()})
+
+        return waiting
 
     def _backup(self, job: Job) -> dict[str, Any]:
         assert self.settings.mongo_uri is not None
@@ -164,14 +225,40 @@ class JobRunner:
         check_target(to_db)  # a job row queued by anyone, not only by the page
         entry = find(self.settings.backup_dir, _param(job, "backup"))
         self._event(job, "started", f"{entry.id} into {to_db}")
-        report = restore(entry.file, self.settings.mongo_uri.reveal(), to_db,
-                         from_db=job.params.get("from_db") or None,
-                         drop=bool(job.params.get("drop")), progress=self._progress(job),
-                         before_writing=remember_copy(self.store, entry.id, self.now_ms))
-        self._event(job, "ok", f"{entry.id} into {to_db}: {report.documents_total} documents")
+        uri = self.settings.mongo_uri.reveal()
+        written: list[str] = []  # the safety backup, once it exists: named by every progress
+
+        def safety_progress(progress: DumpProgress) -> None:
+            self.store.job_progress(job.id, {
+                **_plain(progress), "current": f"safety backup of {to_db}"
+                + (f": {progress.current}" if progress.current else ""),
+                "updated_ts": self.now_ms()})
+
+        def restore_progress(progress: Any) -> None:
+            self.store.job_progress(job.id, {
+                **_plain(progress), "updated_ts": self.now_ms(),
+                **({"safety_backup": written[0],
+                    "message": safety_line(written[0], to_db)} if written else {})})
+
+        def safety(report: RestoreReport) -> str:
+            backup = SafetyBackup(self.settings, uri, entry.id, now=self.clock,
+                                  waiting=self._waiting(job), progress=safety_progress)(report)
+            written.append(backup)
+            self.store.record_event(self.now_ms(), EVENT_SOURCE, "restore_safety_backup",
+                                    f"{safety_line(backup, to_db)} (restore of {entry.id})")
+            return backup
+
+        report = restore(entry.file, uri, to_db, from_db=job.params.get("from_db") or None,
+                         drop=bool(job.params.get("drop")), progress=restore_progress,
+                         before_writing=remember_copy(self.store, entry.id, self.now_ms),
+                         safety_backup=safety)
+        said = f"; {safety_line(report.safety_backup, to_db)}" if report.safety_backup else ""
+        self._event(job, "ok", f"{entry.id} into {to_db}: {report.documents_total} "
+                               f"documents{said}")
         return {"backup": entry.id, "to_db": to_db, "from_db": report.from_db,
                 "documents": report.documents_total, "indexes": report.indexes_created,
-                "duration_s": report.duration_s, "dropped": report.dropped}
+                "duration_s": report.duration_s, "dropped": report.dropped,
+                "safety_backup": report.safety_backup}
 
     def _verify(self, job: Job) -> dict[str, Any]:
         entry = find(self.settings.backup_dir, _param(job, "backup"))

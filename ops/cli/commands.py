@@ -109,7 +109,9 @@ def _restore_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to-db", required=True, metavar="NAME",
                         help="database to restore into")
     parser.add_argument("--drop", action="store_true",
-                        help="drop the target's collections first (needed when it has data)")
+                        help="drop the target's collections first (needed when it has data); "
+                        "a safety backup of them is written and verified before, and the "
+                        "restore is refused if it fails")
     parser.add_argument("--from-db", metavar="NAME",
                         help="which database of the archive, when it holds several")
 
