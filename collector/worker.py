@@ -67,7 +67,7 @@ class JobWorker:
         so no job says interrupted and no backup_failed alert fires for a good backup."""
         started = datetime.fromtimestamp((job.started_ts or job.requested_ts) / 1000 - 1, UTC)
         made = next((e for e in list_backups(self.settings.backup_dir)
-                     if e.ok and e.manifest is not None and e.created >= started
+                     if e.good_daily and e.manifest is not None and e.created >= started
                      and still_intact(e)), None)
         if made is None or made.manifest is None:
             return False
@@ -99,7 +99,7 @@ class JobWorker:
             lock.release()
 
     def _catch_up(self) -> None:
-        good = [e for e in list_backups(self.settings.backup_dir) if e.ok]
+        good = [e for e in list_backups(self.settings.backup_dir) if e.good_daily]
         last = good[0].created if good else None
         if catch_up_due(self.clock(), self.settings.backup_time, self.settings.backup_timezone,
                         last):

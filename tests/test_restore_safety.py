@@ -261,3 +261,30 @@ def test_a_restore_that_fails_after_the_drop_names_the_safety_backup(
     assert str(caught.value) == (f"the server went away; what {target} held before is in "
                                  f"safety backup {entry.id} (restore it with --drop to bring "
                                  "it back)")
+
+
+def test_a_safety_backup_is_not_the_last_daily_backup(shared_mongo: Any, env: dict[str, str],
+                                                      tmp_path: Path) -> None:
+    """After a restore with drop, the newest good file is a one-database safety backup:
+    the schedule's catch-up, the Overview, /metrics and retention still go by the daily
+    backup, so a night without one is caught up and alerted on."""
+    from ops.views.backups import summary
+
+    uri = shared_mongo.uri
+    settings = settings_for(env, uri, tmp_path / "backups")
+    target = unique_db("alaweal_db")
+    seed(uri, target, {"orders": [{"_id": i, "customer": f"{ARABIC} {i}"} for i in range(5)]})
+    daily = dump(uri, settings.backup_dir, [target], now=datetime(2026, 11, 20, 3, 0, tzinfo=UTC))
+    worker = JobWorker(settings)
+    job = queue_and_run(worker, {"backup": daily.id, "to_db": target, "drop": True})
+    assert job.status == "ok", job.error
+    [safety] = safety_entries(settings.backup_dir)
+    newest = list_backups(settings.backup_dir)[0]
+    assert newest.id == safety.id and newest.ok and not newest.good_daily
+
+    worker._catch_up()  # the last scheduled time passed days after the daily backup
+    assert [j.requested_by for j in worker.store.jobs("backup")] == ["catch-up"]
+    assert [e.id for e in list_backups(settings.backup_dir) if e.good_daily] == [daily.id]
+    shown = summary(settings, worker.store)
+    assert shown.last is not None and shown.last.id == safety.id, "the newest file, as it is"
+    assert shown.last_good is not None and shown.last_good.id == daily.id

@@ -54,7 +54,7 @@ def _last_failure(store: Store) -> str | None:
 
 def context(store: Store, settings: Settings, now_ts: int, row: Mapping[str, Any],
             errors: Mapping[str, str | None]) -> Context:
-    good = next((e for e in list_backups(settings.backup_dir) if e.ok), None)
+    good = next((e for e in list_backups(settings.backup_dir) if e.good_daily), None)
     return Context(
         now_ts=now_ts, row=row, errors=errors, configured=configured(settings),
         redis_window=_redis_window(store, now_ts) if settings.redis_url else {},

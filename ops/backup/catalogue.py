@@ -55,6 +55,18 @@ class BackupEntry:
         return self.status == "ok"
 
     @property
+    def safety(self) -> bool:
+        """Taken just before a restore dropped a database: that one database, not the
+        daily set (its manifest says why)."""
+        return self.manifest is not None and bool(self.manifest.reason)
+
+    @property
+    def good_daily(self) -> bool:
+        """A good backup of the daily set: what "the last backup" means to the schedule's
+        catch-up, the backup alerts, /metrics, the Overview and retention."""
+        return self.ok and not self.safety
+
+    @property
     def databases(self) -> list[str] | None:
         """The databases the manifest says the backup holds, in dump order; None without
         a manifest (`databases_in` reads the archive then)."""

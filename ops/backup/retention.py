@@ -34,7 +34,7 @@ def prune(backup_dir: Path, retention_days: int, now: datetime) -> list[str]:
         raise ValueError(f"retention_days must be 0 or more, not {retention_days}")
     cutoff = to_utc(now) - timedelta(days=retention_days)
     entries = list_backups(backup_dir)
-    keep = next((e for e in entries if e.ok and still_intact(e)), None)
+    keep = next((e for e in entries if e.good_daily and still_intact(e)), None)
     removed = []
     for entry in entries:
         if entry is keep or entry.created >= cutoff:

@@ -38,7 +38,7 @@ class BackupSummary:
 
 def summary(settings: Settings, store: Store) -> BackupSummary:
     entries = list_backups(settings.backup_dir)
-    good = next((e for e in entries if e.ok), None)
+    good = next((e for e in entries if e.good_daily), None)
     return BackupSummary(entries[0] if entries else None, good,
                          store.state(NEXT_BACKUP_KEY), len(entries))
 

@@ -63,7 +63,8 @@ class BackupFacts:
 
 def read_backup_facts(store: Store, settings: Settings, now_ts: int) -> BackupFacts:
     """The newest good backup on disk, failed jobs and events, the next scheduled run."""
-    good = next((entry for entry in list_backups(settings.backup_dir) if entry.ok), None)
+    good = next((entry for entry in list_backups(settings.backup_dir) if entry.good_daily),
+                None)
     manifest = good.manifest if good else None
     failed = store.count_jobs("backup", "failed")
     events = store.events(now_ts - DAY_MS, now_ts, sources=["backup"], limit=MAX_JOBS_COUNTED)
