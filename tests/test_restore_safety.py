@@ -27,6 +27,7 @@ from ops.backup.restore import RestoreReport, restore
 from ops.backup.verify import verify
 from ops.config import Settings, load_settings
 from ops.storage import Job
+from ops.views.backups import describe_job
 from tests.backup_data import ARABIC, raw_documents, seed, unique_db
 from tests.conftest import mounted_tmpfs
 from tests.test_cli import run_ops
@@ -133,6 +134,7 @@ def test_the_worker_runs_a_queued_restore_after_its_safety_backup(
     assert result["safety_backup"] == entry.id and result["dropped"] == ["orders", "users"]
     assert (job.progress or {})["message"] == \
         f"safety backup {entry.id} written before dropping {target}"
+    assert f"; safety backup {entry.id} holds what was there before" in describe_job(job)
     events = {e.kind: e.message for e in worker.store.events(0, 2**62, sources=["backup"])}
     assert events["restore_safety_backup"] == \
         f"safety backup {entry.id} written before dropping {target} (restore of {backup})"

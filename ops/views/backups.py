@@ -97,8 +97,10 @@ def describe_job(job: Job) -> str:
             return (f"{what} finished: {r.get('file')}, {r.get('documents_total', 0):,} "
                     f"documents, {formatting.size(r.get('size_bytes'))}, verified")
         if job.kind == "restore":
+            safety = (f"; safety backup {r['safety_backup']} holds what was there before"
+                      if r.get("safety_backup") else "")
             return (f"{what} finished: {r.get('documents', 0):,} documents restored into "
-                    f"{r.get('to_db')}")
+                    f"{r.get('to_db')}{safety}")
         return f"{what} finished: {r.get('backup')} is intact ({r.get('documents', 0):,} documents)"
     return f"{what} {job.status}: {job.error or 'no detail'}"
 
