@@ -10,6 +10,28 @@ from ops.catalogue import counters
 from ops.sources.redis import hit_rate
 from ops.storage import Latest, Store
 
+
+def known(latest: Latest | None, name: str) -> tuple[Any, int | None]:
+    """An info item, and None; or, while the source is down, its value when last up and
+    the time it was seen then (ops.storage.store keeps it as `last_up_info`)."""
+    if latest is None:
+        return None, None
+    value = (latest.reading.get("info") or {}).get(name)
+    if value is not None or latest.up:
+        return value, None
+    last = latest.reading.get("last_up_info") or {}
+    value = (last.get("info") or {}).get(name)
+    return (value, last.get("ts")) if value is not None else (None, None)
+
+
+def fact(latest: Latest | None, name: str) -> str | None:
+    """`7.2.4`, or `7.2.4 (last seen <time>)` while down; None when never seen."""
+    value, seen_ts = known(latest, name)
+    if value is None:
+        return None
+    return str(value) if seen_ts is None else f"{value} (last seen {formatting.clock(seen_ts)})"
+
+
 REDIS_COUNTERS = counters("redis")
 MONGO_COUNTERS = counters("mongo")
 
@@ -30,22 +52,11 @@ class Detail:
         return self.latest.reading.get("info", {}) if self.latest else {}
 
     def known(self, name: str) -> tuple[Any, int | None]:
-        """An info item, and None; or, while the source is down, its value when last up
-        and the time it was seen then (ops.storage.store keeps it as `last_up_info`)."""
-        value = self.info.get(name)
-        if value is not None or self.latest is None or self.latest.up:
-            return value, None
-        last = self.latest.reading.get("last_up_info") or {}
-        value = (last.get("info") or {}).get(name)
-        return (value, last.get("ts")) if value is not None else (None, None)
+        return known(self.latest, name)
 
     def fact(self, name: str) -> str:
         """`7.2.4`; `7.2.4 (last seen <time>)` while down; `unknown` when never seen."""
-        value, seen_ts = self.known(name)
-        if value is None:
-            return "unknown"
-        return str(value) if seen_ts is None else \
-            f"{value} (last seen {formatting.clock(seen_ts)})"
+        return fact(self.latest, name) or "unknown"
 
     def value(self, name: str, digits: int = 0, unit: str = "") -> str:
         number = self.values.get(name)

@@ -13,6 +13,7 @@ from ops.config import Settings
 from ops.sources.configured import how_to_watch, is_configured, services
 from ops.storage import Latest, Store
 from ops.uptime import uptime_table
+from ops.views.detail import fact
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,7 @@ def _figure(service: Service, latest: Latest) -> str:
 
 
 def _detail(source: str, latest: Latest) -> str:
-    info = latest.reading.get("info", {})
-    version = info.get("version")
-    last_up = latest.reading.get("last_up_info") or {}
-    if not version and (last_up.get("info") or {}).get("version"):  # down: the last known
-        version = (f"{last_up['info']['version']} "
-                   f"(last seen {formatting.clock(last_up.get('ts'))})")
+    version = fact(latest, "version")  # while down, the last known, marked as such
     uptime_s = _values(latest).get("uptime_s")
     parts = [f"version {version}" if version else "",
              f"uptime {formatting.uptime(uptime_s)}" if uptime_s is not None else ""]
