@@ -113,6 +113,19 @@ def mounted_tmpfs(mount_point: Path, options: str) -> Iterator[Path]:
             subprocess.run(["umount", "--lazy", str(mount_point)], check=False)
 
 
+def fill_up(directory: Path) -> Path:
+    """A file that takes every free byte of the disk under `directory`."""
+    filler = directory / "filler"
+    with open(filler, "wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError:
+            pass
+    return filler
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 2 MiB filesystem (tmpfs), so writes fail with ENOSPC as on a full disk."""

@@ -23,6 +23,7 @@ from ops.housekeeping import Retention
 from ops.sources.configured import build_sources
 from ops.storage import Store
 from ops.storage.tiers import RAW
+from tests.conftest import fill_up
 from tests.servers import HealthServer, RedisServer
 
 START = 1_790_000_000_000
@@ -184,20 +185,13 @@ def test_a_full_disk_holds_samples_in_memory_and_writes_them_when_space_returns(
     store = Store(settings.database_path)
     collector = Collector(store, build_sources(settings), 5, Retention(48, 30, 400, 500),
                           clock=lambda: next(times))
-    filler = small_disk / "filler"
     ticks = 0
     try:
         for _ in range(3):
             assert collector.run_once() is not None
             ticks += 1
         store.checkpoint()  # the WAL emptied: the next writes must grow it
-        with open(filler, "wb") as out:
-            try:
-                while True:
-                    out.write(b"\0" * 65536)
-                    out.flush()
-            except OSError:
-                pass
+        filler = fill_up(small_disk)
         while len(collector.held.samples) < 5:  # bounded: the disk is full
             assert collector.run_once() is not None
             ticks += 1

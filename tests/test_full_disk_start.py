@@ -16,22 +16,10 @@ import pytest
 from ops.clock import now_ms
 from ops.config import SETTINGS
 from ops.storage import Store
+from tests.conftest import fill_up
 from tests.servers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def fill_up(directory: Path) -> Path:
-    """A file that takes every free byte of the disk under `directory`."""
-    filler = directory / "filler"
-    with open(filler, "wb") as out:
-        try:
-            while True:
-                out.write(b"\0" * 65536)
-                out.flush()
-        except OSError:
-            pass
-    return filler
 
 
 def sample_count(path: Path) -> int:
