@@ -38,6 +38,7 @@ from ops.storage import Heartbeat, Store
 from ops.storage import alerts as records
 from tests.backup_data import seed, unique_db
 from tests.servers import wait_until
+from tests.test_pages import app_for as page_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SPELLINGS = ["admin", "Admin", "ADMIN", "local", "LOCAL", "config", "Config", " admin",
@@ -63,16 +64,7 @@ def backup_events(store: Store) -> list[str]:
 
 def app_for(monkeypatch: pytest.MonkeyPatch, environ: dict[str, str]) -> AppTest:
     """The Backups page as the dashboard runs it, with only these settings."""
-    for name in ("MONGO_URI", "REDIS_URL", "API_HEALTH_URL", "OPS_ADMIN_PASSWORD",
-                 "BACKUP_DATABASES"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(ROOT)
-    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
-    app.run()
-    app.switch_page("pages/backups.py")
-    app.run()
+    app = page_app(monkeypatch, environ, "pages/backups.py")
     assert not app.exception, app.exception
     return app
 
