@@ -31,10 +31,6 @@ def regular_stat(path: Path) -> os.stat_result | None:
     return info if stat.S_ISREG(info.st_mode) else None
 
 
-def is_regular(path: Path) -> bool:
-    return regular_stat(path) is not None
-
-
 def open_regular(path: Path) -> BinaryIO:
     """`path` opened for reading in binary, refusing anything but a regular file.
 
