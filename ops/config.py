@@ -294,6 +294,9 @@ SETTINGS: tuple[Setting, ...] = (
             "good backup never is.", _int_range(1, 3650, "days")),
     Setting("BACKUP_GZIP_LEVEL", "6", "gzip level of backups, 1 (fast) to 9 (small).",
             _int_range(1, 9, "levels")),
+    Setting("BACKUP_DRILL", "off", "Restore drill: restore the newest backup into a scratch "
+            "database and compare it with the backup; off, daily, weekly or monthly.",
+            _choice("off", "daily", "weekly", "monthly")),
     Setting("ALERT_RULES_FILE", None, "TOML or YAML file that changes alert rules "
             "(thresholds, durations, off); see the README.", _path),
     Setting("ALERT_WEBHOOK_URL", None, "Where alerts are posted when they fire and resolve.",
@@ -340,6 +343,7 @@ class Settings:
     ops_display_timezone: ZoneInfo
     backup_retention_days: int
     backup_gzip_level: int
+    backup_drill: str
     alert_rules_file: Path | None
     alert_webhook_url: Secret | None
     alert_webhook_format: str
