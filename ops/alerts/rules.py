@@ -56,6 +56,7 @@ class Context:
     watched_since_ts: int | None = None
     auto_backup: bool = False
     last_backup_failure: str | None = None
+    last_drill_failure: str | None = None
 
 
 Check = Callable[["Rule", Context], list[Finding]]
@@ -217,6 +218,22 @@ def backup_failed(rule: Rule, ctx: Context) -> list[Finding]:
                     f"the last backup failed: {failure}" if failure else "last backup ok")]
 
 
+def backup_drill_failed(rule: Rule, ctx: Context) -> list[Finding]:
+    """The newest restore drill (BACKUP_DRILL or on demand) could not restore the backup,
+    or what it restored differs from what was dumped."""
+    if not ctx.configured.get("mongo"):
+        return []
+    failure = ctx.last_drill_failure
+    return [Finding("backups", failure is not None, None,
+                    _drill_said(failure) if failure else "last drill matched")]
+
+
+def _drill_said(failure: str) -> str:
+    """A drill's own failure already names the backup and the drill; an interrupted job
+    or a drill that found nothing to restore does not."""
+    return failure if "restore drill" in failure else f"restore drill failed: {failure}"
+
+
 DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("service_down", f"service down ({', '.join(s.noun for s in WATCHED)}, HTTP checks)",
          "critical", service_down, for_samples=3),
@@ -240,6 +257,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("backup_missing", "no successful backup for (hours)", "critical", backup_missing,
          threshold=26),
     Rule("backup_failed", "the last backup failed", "critical", backup_failed),
+    Rule("backup_drill_failed", "the last restore drill failed", "critical",
+         backup_drill_failed),
 )
 
 CHANGEABLE = {"threshold", "for_samples", "for_seconds", "clear_samples", "min_lookups",

@@ -44,9 +44,9 @@ def _backup_disk_pct(settings: Settings) -> float | None:
         return None
 
 
-def _last_failure(store: Store) -> str | None:
-    """The error of the newest finished backup job, when it did not succeed."""
-    for job in store.jobs(kind="backup", limit=10):
+def _last_failure(store: Store, kind: str) -> str | None:
+    """The error of the newest finished job of `kind`, when it did not succeed."""
+    for job in store.jobs(kind=kind, limit=10):
         if not job.active:
             return None if job.status == "ok" else (job.error or job.status)
     return None
@@ -62,7 +62,8 @@ def context(store: Store, settings: Settings, now_ts: int, row: Mapping[str, Any
         last_good_backup_ts=int(good.created.timestamp() * 1000) if good else None,
         watched_since_ts=store.first_event_ts("mongo"),
         auto_backup=settings.enable_auto_backup,
-        last_backup_failure=_last_failure(store))
+        last_backup_failure=_last_failure(store, "backup"),
+        last_drill_failure=_last_failure(store, "drill"))
 
 
 class AlertWatch:
