@@ -63,6 +63,19 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
     return request_backup(settings, wait=args.wait, again=args.again)
 
 
+def _drill(settings: Settings, args: argparse.Namespace) -> int:
+    from ops.backup.commands import request_drill
+
+    return request_drill(settings, args.backup, wait=args.wait)
+
+
+def _drill_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("backup", metavar="ID|FILE", nargs="?",
+                        help="the backup to drill (default: the newest good one)")
+    parser.add_argument("--wait", action="store_true",
+                        help="follow the drill to its end; exit 1 when it fails")
+
+
 def _backups(settings: Settings, args: argparse.Namespace) -> int:
     from ops.backup.commands import list_command
 
@@ -153,6 +166,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("backup", "request a backup now (the collector runs it)", _backup,
             _backup_arguments),
     Command("backups", "list the backups in BACKUP_DIR", _backups, _backups_arguments),
+    Command("drill", "restore drill (the collector runs it): restore a backup into a scratch "
+            "database, compare it with the backup, drop it", _drill, _drill_arguments),
     Command("verify", "check a backup: sha256, gzip, archive structure, CRCs, documents",
             _verify, _target_argument),
     Command("restore", "restore one database of a backup into --to-db", _restore,
