@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psutil
 from filelock import Timeout
@@ -22,7 +22,13 @@ from filelock import Timeout
 from ops.backup.catalogue import list_backups, remove_partials
 from ops.backup.jobs import JobRunner, backup_lock
 from ops.backup.retention import still_intact
-from ops.backup.schedule import NEXT_BACKUP_KEY, catch_up_due, next_run
+from ops.backup.schedule import (
+    DRILL_QUEUED_KEY,
+    NEXT_BACKUP_KEY,
+    catch_up_due,
+    drill_due,
+    next_run,
+)
 from ops.config import Settings
 from ops.storage import Job, Store
 
@@ -31,6 +37,7 @@ log = logging.getLogger("collector.worker")
 POLL_SECONDS = 0.5
 RETRY_SECONDS = 5.0
 OTHER_HOST_SILENCE_MS = 60_000
+DRILL_CHECK_EVERY = timedelta(minutes=1)
 
 
 class JobWorker:
@@ -44,6 +51,7 @@ class JobWorker:
         self.pid = os.getpid()
         self.hostname = socket.gethostname()
         self.next_backup: datetime | None = None
+        self.next_drill_check: datetime | None = None
 
     # --- start-up ---
 
@@ -139,6 +147,7 @@ class JobWorker:
         if self.next_backup is not None and self.clock() >= self.next_backup:
             self.store.request_job("backup", "schedule", self.runner.now_ms())
             self._schedule_next()
+        self._drill_if_due()
         job = self.store.claim_job(self.runner.now_ms(), self.pid, self.hostname)
         if job is None:
             return None
@@ -154,6 +163,28 @@ class JobWorker:
         if finished is not None:
             log.info("%s job %d %s", job.kind, job.id, finished.status)
         return finished
+
+    def _drill_if_due(self) -> None:
+        """Queue the scheduled restore drill (BACKUP_DRILL) of the newest good backup once
+        its period has passed since the last one was queued; looked at once a minute."""
+        if self.settings.backup_drill == "off" or self.settings.mongo_uri is None:
+            return
+        now = self.clock()
+        if self.next_drill_check is not None and self.next_drill_check > now >= \
+                self.next_drill_check - DRILL_CHECK_EVERY:
+            return
+        self.next_drill_check = now + DRILL_CHECK_EVERY
+        queued_ms = self.store.state(DRILL_QUEUED_KEY)
+        last = datetime.fromtimestamp(queued_ms / 1000, UTC) if queued_ms else None
+        if not drill_due(now, self.settings.backup_drill, last):
+            return
+        if not any(e.good_daily for e in list_backups(self.settings.backup_dir)):
+            return  # nothing to drill yet: looked at again in a minute
+        job, created = self.store.request_job("drill", "schedule", self.runner.now_ms())
+        self.store.set_state(DRILL_QUEUED_KEY, self.runner.now_ms())
+        if created:
+            log.info("restore drill due (%s): job %d queued", self.settings.backup_drill,
+                     job.id)
 
     def _loop(self) -> None:
         while not self.stop_event.is_set():

@@ -20,7 +20,7 @@ from ops.backup.catalogue import databases_in, list_backups
 from ops.backup.errors import RestoreError
 from ops.backup.requests import RECENT_SECONDS, request_backup_job
 from ops.backup.restore import check_target
-from ops.backup.restored import forget, left_out, restored_copies
+from ops.backup.restored import SCRATCH_PREFIX, forget, left_out, restored_copies
 from ops.clock import now_ms
 from ops.heartbeat import collector_state
 from ops.sources.configured import how_to_watch
@@ -29,7 +29,9 @@ from ops.views.backups import (
     copy_notice,
     databases_text,
     describe_job,
+    drill_text,
     fraction_done,
+    last_drill,
     option_label,
     scheduled,
     summary,
@@ -154,7 +156,7 @@ follow_job()
 
 entries = list_backups(settings.backup_dir)
 by_id = {e.id: e for e in entries}
-SELECTORS = ("download_backup", "verify_backup", "restore_backup")
+SELECTORS = ("download_backup", "verify_backup", "drill_backup", "restore_backup")
 
 
 def on_newest() -> None:
@@ -235,7 +237,8 @@ else:
         "size": formatting.size(e.size_bytes), "databases": databases_text(e),
         "duration": f"{e.duration_s:.1f} s" if e.duration_s is not None else "",
         "collections": e.collections, "documents": e.documents, "status": e.status,
-        "verified": e.verified, "download": signed_link(settings, e.id),
+        "verified": e.verified, "drill": drill_text(e),
+        "download": signed_link(settings, e.id),
     } for e in entries])
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "download": st.column_config.LinkColumn("download", display_text="download"),
@@ -243,6 +246,12 @@ else:
     })
     st.caption("Download links are signed and work for 5 minutes; reload the page for new "
                "ones. Restore a download anywhere with `mongorestore --gzip --archive=FILE`.")
+    drilled = last_drill(entries)
+    if drilled and drilled.get("ok"):
+        st.caption("Last restore drill: " + plain(str(drilled.get("summary"))))
+    elif drilled:
+        st.error("Last restore drill: " + plain(str(drilled.get("summary"))),
+                 icon=":material/error:")
 
     with st.expander("Verify a backup", icon=":material/verified:"):
         chosen = st.selectbox("Backup", ids, key="verify_backup", format_func=label)
@@ -250,6 +259,18 @@ else:
                    "structure, each collection's CRC and every document.")
         if st.button("Verify", key="verify_button"):
             request("verify", {"backup": chosen}, join=False)
+            st.rerun()
+
+    with st.expander("Restore drill", icon=":material/fact_check:"):
+        chosen = st.selectbox("Backup", ids, key="drill_backup", format_func=label)
+        st.caption(f"Restores every database of the backup into scratch databases "
+                   f"({SCRATCH_PREFIX}0, ...) on the same server, compares each collection's "
+                   "document count and content with the backup, then drops them. "
+                   + ("Scheduled: " + settings.backup_drill + "."
+                      if settings.backup_drill != "off" else
+                      "Set BACKUP_DRILL=weekly to run one on a schedule."))
+        if st.button("Run drill", key="drill_button", disabled=settings.mongo_uri is None):
+            request("drill", {"backup": chosen}, join=False)
             st.rerun()
 
     with st.expander("Restore a backup", icon=":material/settings_backup_restore:"):

@@ -229,3 +229,27 @@ def test_on_a_phone_the_newest_backup_downloads_without_scrolling(
         assert link.evaluate(SIDEWAYS_SCROLLED) == 0
     finally:
         server.stop()
+
+
+def test_run_drill_from_the_page_and_read_its_result_in_the_catalogue(
+        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], shared_mongo: Any) -> None:
+    shop = unique_db("alaweal_db")
+    seed(shared_mongo.uri, shop, {"orders": [{"_id": i, "name": f"{ARABIC} {i}"}
+                                             for i in range(12)]})
+    env = {**env, "MONGO_URI": shared_mongo.uri, "BACKUP_DATABASES": shop,
+           "ENABLE_AUTO_BACKUP": "false"}
+    made = dump(shared_mongo.uri, Path(env["OPS_DATA_DIR"]) / "backups", [shop])
+    app = app_for(monkeypatch, env, "pages/backups.py")
+    assert app.dataframe[0].value["drill"].tolist() == [""]
+    assert "Set BACKUP_DRILL=weekly" in shown(app)
+
+    app.button(key="drill_button").click().run()
+    [job] = store_of(env).jobs("drill")
+    assert job.params == {"backup": made.id}
+    run_queued(env, app)
+
+    said = shown(app).replace("\\", "")  # the page shows the texts inert (plain)
+    assert "restored and matched: 1 databases, 1 collections, 12 documents" in said
+    assert "Last restore drill:" in said
+    [cell] = app.dataframe[0].value["drill"].tolist()
+    assert cell.startswith("matched ")

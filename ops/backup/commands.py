@@ -1,8 +1,8 @@
-"""The backup commands of `python -m ops`: request, list, verify, restore, prune.
+"""The backup commands of `python -m ops`: request, drill, list, verify, restore, prune.
 
-A backup is requested as a job that the collector runs (the one process that owns
-backups); verify, restore and prune work on the files directly, so they also serve
-when the collector is down.
+A backup or a restore drill is requested as a job that the collector runs (the one
+process that owns backups, whose job result the alerts read); verify, restore and prune
+work on the files directly, so they also serve when the collector is down.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,7 +59,35 @@ def request_backup(settings: Settings, wait: bool, requested_by: str = "cli",
     if not collector.running:
         message = f"{collector.message}; {_when_it_runs(job)}"
         return _fail(message) if wait else (print(f"warning: {message}", file=sys.stderr) or 0)
-    return _wait_for(store, settings, job) if wait else 0
+    return _wait_for(store, settings, job, _report) if wait else 0
+
+
+def request_drill(settings: Settings, target: str | None, wait: bool) -> int:
+    """Ask the collector for a restore drill of `target` (an id or file; None: the newest
+    good backup when the drill runs). A drill of the newest joins one already queued."""
+    if settings.mongo_uri is None:
+        return _fail("MONGO_URI is not set: there is no MongoDB to restore into", EXIT_USAGE)
+    params: dict[str, Any] = {}
+    if target is not None:
+        try:
+            params["backup"] = find(settings.backup_dir, target).id
+        except BackupError as error:
+            return _fail(str(error), EXIT_USAGE)
+    store = Store(settings.database_path)
+    job, created = store.request_job("drill", "cli", now_ms(), params, join=not params)
+    print(f"drill job {job.id} {'queued' if created else 'already ' + job.status + ': joined'}")
+    collector = collector_state(store, settings, now_ms())
+    if not collector.running:
+        message = f"{collector.message}; {_when_it_runs(job)}"
+        return _fail(message) if wait else (print(f"warning: {message}", file=sys.stderr) or 0)
+    return _wait_for(store, settings, job, _report_drill) if wait else 0
+
+
+def _report_drill(job: Job) -> int:
+    if job.status == "ok" and job.result:
+        print(f"drill ok: {job.result.get('summary')}")
+        return 0
+    return _fail(f"drill job {job.id} {job.status}: {job.error or 'no detail'}")
 
 
 def _when_it_runs(job: Job) -> str:
@@ -67,19 +96,22 @@ def _when_it_runs(job: Job) -> str:
     if job.status == "queued":
         return "the job runs when the collector starts"
     return (f"job {job.id} was {job.status} when the collector stopped: the next collector "
-            "marks it interrupted; request a backup again once it runs")
+            f"marks it interrupted; request a {job.kind} again once it runs")
 
 
 def _describe_progress(job: Job) -> str:
     p = job.progress or {}
     if "waiting" in p:
         return str(p["waiting"])
+    if "collections_total" not in p and p.get("current"):
+        return str(p["current"])  # a drill says what it is doing in words
     return (f"{p.get('collections_done', 0)}/{p.get('collections_total', '?')} collections, "
             f"{p.get('documents_done', 0)}/{p.get('documents_estimated', '?')} documents"
             + (f" ({p['current']})" if p.get("current") else ""))
 
 
-def _wait_for(store: Store, settings: Settings, job: Job) -> int:
+def _wait_for(store: Store, settings: Settings, job: Job,
+              report: Callable[[Job], int]) -> int:
     """Follow the job to its end, one progress line a second; exit status from its result,
     or 1 as soon as the collector stops (its heartbeat goes stale)."""
     last_line = ""
@@ -88,11 +120,11 @@ def _wait_for(store: Store, settings: Settings, job: Job) -> int:
         current = store.job(job.id)
         assert current is not None
         if not current.active:
-            return _report(current)
+            return report(current)
         collector = collector_state(store, settings, now_ms())
         if not collector.running:
             return _fail(f"{collector.message}; {_when_it_runs(current)}")
-        line = f"backup job {job.id} {current.status}: {_describe_progress(current)}"
+        line = f"{job.kind} job {job.id} {current.status}: {_describe_progress(current)}"
         if line != last_line and time.monotonic() - last_print >= 1:
             print(line, file=sys.stderr)
             last_line, last_print = line, time.monotonic()
@@ -116,7 +148,8 @@ def _entry_json(entry: BackupEntry) -> dict[str, Any]:
             "duration_s": entry.duration_s, "collections": entry.collections,
             "documents": entry.documents, "databases": databases_in(entry),
             "verified": entry.verified, "verified_at": iso(entry.verified_at),
-            "reason": entry.manifest.reason if entry.manifest is not None else None}
+            "reason": entry.manifest.reason if entry.manifest is not None else None,
+            "drill": entry.manifest.drill if entry.manifest is not None else None}
 
 
 def list_command(settings: Settings, as_json: bool) -> int:
@@ -222,5 +255,5 @@ def prune_command(settings: Settings) -> int:
     return 0
 
 
-__all__ = ["list_command", "prune_command", "request_backup", "restore_command",
-           "verify_command"]
+__all__ = ["list_command", "prune_command", "request_backup", "request_drill",
+           "restore_command", "verify_command"]

@@ -56,6 +56,7 @@ from ops.backup.manifest import (
     tool_version,
     write_manifest,
 )
+from ops.backup.restored import is_scratch
 from ops.backup.verify import verify
 from ops.config import SYSTEM_DATABASES
 from ops.permissions import PRIVATE_FILE, private_dir
@@ -279,7 +280,8 @@ def _plan(client: MongoClient[Any], databases: list[str] | None,
     server_version = str(client.admin.command("buildInfo").get("version") or "0.0.0")
     present = client.list_database_names()
     if databases is None:
-        names = [d for d in present if d not in SYSTEM_DATABASES and d not in leave_out]
+        names = [d for d in present
+                 if d not in SYSTEM_DATABASES and d not in leave_out and not is_scratch(d)]
         if left := sorted(set(present) & leave_out):
             log.info("left out of the backup as restored copies: %s", ", ".join(left))
     else:

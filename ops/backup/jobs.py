@@ -24,7 +24,8 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from ops.backup.catalogue import find
+from ops.backup.catalogue import BackupEntry, find, list_backups
+from ops.backup.drill import record, run_drill
 from ops.backup.dump import DumpProgress, dump
 from ops.backup.errors import BackupError, one_line
 from ops.backup.manifest import load_manifest_for, manifest_path, write_manifest
@@ -132,7 +133,8 @@ class JobRunner:
         not raised. Anything else is a bug: it propagates to the caller's thread boundary,
         which records it with `fail`.
         """
-        handlers = {"backup": self._backup, "restore": self._restore, "verify": self._verify}
+        handlers = {"backup": self._backup, "restore": self._restore, "verify": self._verify,
+                    "drill": self._drill}
         handler = handlers.get(job.kind)
         try:
             if handler is None:
@@ -259,6 +261,34 @@ class JobRunner:
                 "documents": report.documents_total, "indexes": report.indexes_created,
                 "duration_s": report.duration_s, "dropped": report.dropped,
                 "safety_backup": report.safety_backup}
+
+    def _drill(self, job: Job) -> dict[str, Any]:
+        """Restore drill of the backup named in the job, else of the newest good one, under
+        the backup lock: no backup dumps the scratch databases, none is pruned meanwhile.
+        A drill that found a difference or could not restore fails the job (the alert)."""
+        assert self.settings.mongo_uri is not None
+        entry = self._drill_target(job)
+        self._event(job, "started", f"{entry.id} into scratch databases")
+        lock = self._locked(job)
+        try:
+            result = run_drill(entry, self.settings.mongo_uri.reveal(), now=self.clock,
+                               progress=lambda text: self.store.job_progress(
+                                   job.id, {"current": text, "updated_ts": self.now_ms()}))
+            record(entry, result)
+        finally:
+            lock.release()
+        if not result.ok:
+            raise BackupError(result.summary)
+        self._event(job, "ok", result.summary)
+        return result.to_dict()
+
+    def _drill_target(self, job: Job) -> BackupEntry:
+        if (job.params or {}).get("backup"):
+            return find(self.settings.backup_dir, _param(job, "backup"))
+        good = next((e for e in list_backups(self.settings.backup_dir) if e.good_daily), None)
+        if good is None:
+            raise BackupError(f"no good backup in {self.settings.backup_dir} to drill yet")
+        return good
 
     def _verify(self, job: Job) -> dict[str, Any]:
         entry = find(self.settings.backup_dir, _param(job, "backup"))

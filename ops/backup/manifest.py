@@ -121,6 +121,8 @@ class Manifest:
     # Why this backup was taken when not by the schedule or a request: a safety backup
     # says "before restore of <id> into <db>" (jobs.py). Older manifests have none.
     reason: str | None = None
+    # The newest restore drill of this backup (drill.py: when, matched or what differed).
+    drill: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -7,6 +7,10 @@ copies remembered here. A restore into the backed-up database's own name (a reco
 or over a database that held collections (replaced with drop) is not a copy and is never
 remembered. The list lives in the store, shared by the collector, the commands and the
 page; listing a copy in BACKUP_DATABASES, or `forget` (the page's button), backs it up.
+
+The scratch databases of restore drills (drill.py, named `ops_drill_<n>`) are never
+backed up either: a drill drops its own, but one killed half-way leaves one behind until
+the next drill.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from ops.storage import Store
 
 STATE_KEY = "restored_databases"
 EVENT_SOURCE = "backup"
+SCRATCH_PREFIX = "ops_drill_"
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,11 @@ class RestoredCopy:
 def is_copy(from_db: str, to_db: str, replaced: list[str]) -> bool:
     """A restore made a copy when it wrote a new name into a database that held nothing."""
     return from_db != to_db and not replaced
+
+
+def is_scratch(name: str) -> bool:
+    """A restore drill's scratch database: this tool's own, dropped after each drill."""
+    return name.startswith(SCRATCH_PREFIX)
 
 
 def restored_copies(store: Store) -> list[RestoredCopy]:

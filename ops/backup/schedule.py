@@ -48,3 +48,21 @@ def catch_up_due(now: datetime, at: time, tz: ZoneInfo,
     """True when the last scheduled time passed with no successful backup since."""
     due = previous_run(now, at, tz)
     return last_success is None or last_success < due
+
+
+# --- restore drills (BACKUP_DRILL) ---
+
+# The state key holding when the collector last queued a scheduled drill (ms).
+DRILL_QUEUED_KEY = "drill_queued_ts"
+DRILL_PERIODS = {"daily": timedelta(days=1), "weekly": timedelta(days=7),
+                 "monthly": timedelta(days=30)}
+
+
+def drill_due(now: datetime, every: str, last_queued: datetime | None) -> bool:
+    """True when BACKUP_DRILL's period has passed since the last scheduled drill was
+    queued. A last time in the future (the clock stepped back) does not postpone the drill
+    by the size of the step: it counts as due."""
+    period = DRILL_PERIODS.get(every)
+    if period is None:
+        return False
+    return last_queued is None or last_queued > now or now - last_queued >= period

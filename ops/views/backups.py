@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ops import formatting
 from ops.backup.catalogue import BackupEntry, databases_in, list_backups
+from ops.backup.manifest import parse_iso
 from ops.backup.schedule import NEXT_BACKUP_KEY
 from ops.config import Settings
 from ops.storage import Job, Store
@@ -61,6 +63,23 @@ def option_label(entry: BackupEntry) -> str:
             f"{databases_text(entry)}{status}")
 
 
+def drill_text(entry: BackupEntry) -> str:
+    """The catalogue's drill column: `matched 2026-12-06 03:20` or `failed ...`, empty
+    when the backup was never drilled."""
+    drill = entry.manifest.drill if entry.manifest is not None else None
+    if not drill:
+        return ""
+    at = parse_iso(drill.get("at"))
+    when = formatting.clock(int(at.timestamp() * 1000)) if at else "?"
+    return f"matched {when}" if drill.get("ok") else f"failed {when}"
+
+
+def last_drill(entries: list[BackupEntry]) -> dict[str, Any] | None:
+    """The newest drill recorded in any backup's manifest."""
+    drills = [e.manifest.drill for e in entries if e.manifest is not None and e.manifest.drill]
+    return max(drills, key=lambda d: str(d.get("at") or ""), default=None)
+
+
 def copy_notice(settings: Settings, copies: list[str], target: str) -> str:
     """What restoring into `target` means for the daily backups, said before it runs."""
     if settings.backup_databases is not None:
@@ -84,6 +103,8 @@ def describe_job(job: Job) -> str:
     if job.status == "running":
         if "waiting" in p:
             return f"{what}: {p['waiting']}"
+        if job.kind == "drill":
+            return f"{what} running: {p.get('current') or 'starting'}"
         total = p.get("documents_estimated") or p.get("documents_total") or "?"
         current = f", now {p['current']}" if p.get("current") else ""
         return (f"{what} running: {p.get('collections_done', 0)}/"
@@ -101,6 +122,8 @@ def describe_job(job: Job) -> str:
                       if r.get("safety_backup") else "")
             return (f"{what} finished: {r.get('documents', 0):,} documents restored into "
                     f"{r.get('to_db')}{safety}")
+        if job.kind == "drill":
+            return f"{what} finished: {r.get('summary')}"
         return f"{what} finished: {r.get('backup')} is intact ({r.get('documents', 0):,} documents)"
     return f"{what} {job.status}: {job.error or 'no detail'}"
 
