@@ -23,6 +23,7 @@ from collections.abc import Callable  # noqa: E402
 from dataclasses import asdict  # noqa: E402
 from typing import TypeVar  # noqa: E402
 
+from collector.containers import ContainerRecorder  # noqa: E402
 from collector.loop import Collector, Tick  # noqa: E402
 from collector.single import AlreadyRunningError, claim  # noqa: E402
 from collector.worker import JobWorker  # noqa: E402
@@ -127,8 +128,14 @@ def run_forever(settings: Settings) -> int:
     def judge_alerts(tick: Tick) -> None:
         watch.after_tick(tick.ts, tick.row, {r.source: r.error for r in tick.readings})
 
+    recorder = ContainerRecorder(store, settings.metrics_raw_retention_hours)
+
+    def record_containers(tick: Tick) -> None:
+        recorder.record(tick.ts, tick.readings)
+
     collector = Collector(store, build_sources(settings), settings.sample_interval_seconds,
-                          Retention.from_settings(settings), after_tick=[judge_alerts])
+                          Retention.from_settings(settings),
+                          after_tick=[record_containers, judge_alerts])
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: collector.stop())
     log_start_up(settings)

@@ -45,6 +45,11 @@ SERVICES: tuple[Service, ...] = (
 # The services a setting turns on, in the order pages and JSON list them.
 WATCHED: tuple[Service, ...] = tuple(s for s in SERVICES if s.setting is not None)
 
+# The Docker engine: watched when DOCKER_HOST is set or the local socket is there. It is
+# not one service but every container of the stack, so it has a page of its own rather
+# than a seed key, a service_down alert or a share of the top-level status.
+DOCKER = Service("docker", "Containers", None, "DOCKER_HOST", "unix:///var/run/docker.sock")
+
 
 # Named HTTP checks (HTTP_CHECKS=frontend=http://frontend/,...): each is a service of its
 # own, named by the admin. The name becomes the source name, so it is a stored column
@@ -56,7 +61,7 @@ CHECK_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 # subject of the backup alerts. Nor may a check's name start with a source's name and "_"
 # (`redis_x_up` would read as Redis's; api_2, api_3, ... are the API's more URLs).
 RESERVED_NAMES = ("host", "api", "mongo", "redis", "database", "cache", "backup", "backups",
-                  "store", "collector")
+                  "store", "collector", "docker", "containers")
 
 
 def http_name(index: int) -> str:
@@ -73,7 +78,7 @@ def check_name_problem(name: str) -> str | None:
     if name in RESERVED_NAMES:
         return (f"a check name of its own, not {name!r}: {', '.join(RESERVED_NAMES)} are the "
                 "dashboard's")
-    prefix = next((s.name for s in SERVICES if name.startswith(f"{s.name}_")), None)
+    prefix = next((s.name for s in (*SERVICES, DOCKER) if name.startswith(f"{s.name}_")), None)
     if prefix is not None:
         return (f"a check name of its own, not {name!r}: names starting with {prefix}_ are "
                 f"{prefix}'s columns")
@@ -92,7 +97,7 @@ def service(source: str, checks: Collection[str] = ()) -> Service:
     `checks` (the configured HTTP_CHECKS: the catalogue does not read settings) is a
     named HTTP check."""
     name = "api" if API_INSTANCE.fullmatch(source) else source
-    for found in SERVICES:
+    for found in (*SERVICES, DOCKER):
         if found.name == name:
             return found
     if source in checks:
@@ -224,8 +229,44 @@ HTTP_FIELDS: tuple[Field, ...] = (
     Field("status_code", "", "HTTP status of the answer."),
 )
 
+# The engine's totals over every container, one column each in the history; each
+# container's own figures are CONTAINER_FIELDS, kept per compose service.
+DOCKER_FIELDS: tuple[Field, ...] = (
+    Field("containers", "", "Containers the Docker engine has, in any state.",
+          metric="ops_docker_containers"),
+    Field("running", "", "Containers running now.", metric="ops_docker_containers_running"),
+    Field("unhealthy", "", "Containers whose health check fails now.",
+          metric="ops_docker_containers_unhealthy"),
+    Field("cpu_pct", "%", "CPU of all containers, as docker stats adds it up (100 % is one "
+          "core)."),
+    Field("mem_used_mb", "MB", "Memory of all containers: usage minus inactive file cache."),
+)
+
+# One container's figures, as `docker stats` shows them; per-interval I/O in bytes.
+# /metrics exports them as ops_container_<name>{service, container}.
+CONTAINER_FIELDS: tuple[Field, ...] = (
+    Field("cpu_pct", "%", "CPU since the previous reading, as docker stats computes it: "
+          "(usage delta / system delta) x online CPUs; 100 % is one core.",
+          metric="ops_container_cpu_ratio"),
+    Field("mem_used_mb", "MB", "Memory used: usage minus inactive file cache, as docker "
+          "stats shows it.", metric="ops_container_memory_used_bytes"),
+    Field("mem_limit_mb", "MB", "Memory limit (the host's memory when none is set).",
+          metric="ops_container_memory_limit_bytes"),
+    Field("net_rx_bytes", "B", "Bytes received over all networks in the interval.",
+          metric="ops_container_network_receive_bytes"),
+    Field("net_tx_bytes", "B", "Bytes sent over all networks in the interval.",
+          metric="ops_container_network_transmit_bytes"),
+    Field("blk_read_bytes", "B", "Bytes read from block devices in the interval.",
+          metric="ops_container_block_read_bytes"),
+    Field("blk_write_bytes", "B", "Bytes written to block devices in the interval.",
+          metric="ops_container_block_write_bytes"),
+    Field("pids", "", "Processes and threads in the container.",
+          metric="ops_container_pids"),
+)
+
 FIELDS: dict[str, tuple[Field, ...]] = {
     "host": HOST_FIELDS, "api": HTTP_FIELDS, "mongo": MONGO_FIELDS, "redis": REDIS_FIELDS,
+    "docker": DOCKER_FIELDS,
 }
 
 

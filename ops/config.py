@@ -270,6 +270,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HTTP_CHECKS", None, "More HTTP health checks, each a service of its own: comma "
             "list of name=URL, e.g. frontend=http://frontend/; names are lower-case letters, "
             "digits and _.", _http_checks),
+    Setting("DOCKER_HOST", None, "Docker Engine API of the containers to watch, e.g. "
+            "unix:///var/run/docker.sock or tcp://docker-proxy:2375; unset: the local socket "
+            "when there is one, else containers not watched.",
+            _url_with_scheme(("unix", "tcp", "http", "https"), "unix:///var/run/docker.sock")),
     Setting("OPS_DATA_DIR", "./data", "Directory holding ops.sqlite3.", _path),
     Setting("BACKUP_DIR", None, "Where backups are written; default $OPS_DATA_DIR/backups "
             "(/app/backups in Docker).", _path),
@@ -330,6 +334,7 @@ class Settings:
     redis_url: Secret | None
     api_health_url: list[str] | None
     http_checks: dict[str, str] | None
+    docker_host: str | None
     ops_data_dir: Path
     backup_dir: Path
     sample_interval_seconds: int

@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from ops import formatting
 from tests.browser_support import launch_chromium
+from tests.docker_engine import DockerEngine, EngineUnavailableError
 from tests.servers import ExternalMongo, HealthServer, MongoStandIn, RedisServer, mongo_server
 
 # Test data written by real tools (mongodump), kept in the repository.
@@ -74,6 +75,20 @@ def mongo_own(tmp_path: Path) -> Iterator[MongoStandIn]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
+    """A real Docker engine of the run's own (tests/docker_engine.py); tests that need
+    one skip with the daemon's own error where dockerd cannot start."""
+    engine = DockerEngine(tmp_path_factory.mktemp("docker"))
+    try:
+        engine.start()
+    except EngineUnavailableError as error:
+        engine.stop()
+        pytest.skip(f"no Docker engine: {error}")
+    yield engine
+    engine.stop()
 
 
 @pytest.fixture

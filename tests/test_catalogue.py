@@ -14,6 +14,7 @@ from ops import catalogue
 from ops.config import SETTINGS, load_settings
 from ops.deltas import columns_for
 from ops.report import Snapshot
+from ops.sources.docker import DockerSource
 from ops.sources.host import HostSource
 from ops.sources.http import HttpSource
 from ops.sources.mongo import MongoSource
@@ -40,7 +41,9 @@ def test_every_source_reports_the_catalogue_s_fields() -> None:
     assert RedisSource.fields is catalogue.fields("redis")
     assert MongoSource.fields is catalogue.fields("mongo")
     assert HttpSource.fields is catalogue.fields("api") is catalogue.fields("api_2")
-    assert set(catalogue.FIELDS) == {service.name for service in catalogue.SERVICES}
+    assert DockerSource.fields is catalogue.fields("docker")
+    assert set(catalogue.FIELDS) == {service.name for service in catalogue.SERVICES} | {
+        catalogue.DOCKER.name}
 
 
 def test_what_the_host_reports_is_catalogued(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from ops import catalogue
 from ops.config import Settings
-from ops.sources.base import Source
+from ops.sources import docker
+from ops.sources.base import PROBE_TIMEOUT_SECONDS, Source
 from ops.sources.host import HostSource
 from ops.sources.http import HttpSource
 from ops.sources.mongo import MongoSource
@@ -20,7 +21,10 @@ from ops.sources.redis import RedisSource
 def how_to_watch(source: str) -> str:
     """The line a page or log shows for a service nobody configured."""
     service = catalogue.service(source)
-    return f"not watched: set {service.setting}, e.g. {service.setting}={service.example}"
+    line = f"not watched: set {service.setting}, e.g. {service.setting}={service.example}"
+    if source == catalogue.DOCKER.name:
+        line += f", or give the collector {docker.LOCAL_SOCKET}"
+    return line
 
 
 def checks(settings: Settings) -> list[str]:
@@ -89,4 +93,9 @@ def build_sources(settings: Settings) -> list[Source]:
         sources.append(RedisSource(settings.redis_url.reveal()))
     for name, url in http_urls(settings).items():
         sources.append(HttpSource(url, name=name))
+    engine = docker.target(settings.docker_host)
+    if engine is not None:
+        # Inside the tick's deadline (collector.loop: 0.8 of the interval, at most 2.5 s).
+        sources.append(docker.DockerSource(
+            engine, min(PROBE_TIMEOUT_SECONDS, 0.7 * settings.sample_interval_seconds)))
     return sources
