@@ -23,7 +23,7 @@ from pymongo.errors import PyMongoError
 from pymongo.uri_parser import parse_uri
 from redis.connection import parse_url
 
-from ops import redaction
+from ops import channel_urls, redaction
 from ops.catalogue import check_name_problem, service
 from ops.redaction import MASK, redact, scrub, split_userinfo, url_secrets
 
@@ -206,6 +206,24 @@ def _webhook_url(text: str) -> Secret:
     return Secret(url, shown=_hide_path(url))
 
 
+def _channel_urls(text: str) -> list[Secret]:
+    """Apprise URLs, each one Apprise can use; shown as scheme, host and port."""
+    urls = channel_urls.split_urls(text)
+    if not urls:
+        raise ValueError("one or more Apprise URLs separated by commas, e.g. "
+                         "ntfy://ntfy.example.com/ops,mailtos://user:pass@smtp.example.com")
+    for number, url in enumerate(urls, 1):
+        said = channel_urls.problem(url)
+        if said is not None:
+            raise ValueError(f"Apprise URLs separated by commas; URL {number} "
+                             f"({channel_urls.shown(url)}) cannot be used: {said}")
+    return [Secret(url, shown=channel_urls.shown(url)) for url in urls]
+
+
+def _shown_urls(text: str) -> str:
+    return ",".join(channel_urls.shown(url) for url in channel_urls.split_urls(text))
+
+
 def _choice(*options: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text.strip().lower() not in options:
@@ -303,6 +321,14 @@ SETTINGS: tuple[Setting, ...] = (
             _choice("off", "daily", "weekly", "monthly")),
     Setting("ALERT_RULES_FILE", None, "TOML or YAML file that changes alert rules "
             "(thresholds, durations, off); see the README.", _path),
+    Setting("ALERT_URLS", None, "Comma list of Apprise URLs alerts are sent to (ntfy://, "
+            "tgram://, mailtos://, json://, ...); shown as scheme, host and port.",
+            _channel_urls, secret=True, mask=_shown_urls),
+    Setting("OPS_PUBLIC_URL", None, "The dashboard's address as admins open it, e.g. "
+            "https://ops.example.com; alert messages link to its Alerts page.",
+            _url_with_scheme(("http", "https"), "https://ops.example.com")),
+    Setting("ALERT_REPEAT_HOURS", "0", "Send a still-firing critical alert again every this "
+            "many hours; 0: never.", _int_range(0, 720, "hours")),
     Setting("ALERT_WEBHOOK_URL", None, "Where alerts are posted when they fire and resolve.",
             _webhook_url, secret=True, mask=_hide_path),
     Setting("ALERT_WEBHOOK_FORMAT", "json", "json, slack or discord.",
@@ -350,6 +376,9 @@ class Settings:
     backup_gzip_level: int
     backup_drill: str
     alert_rules_file: Path | None
+    alert_urls: list[Secret] | None
+    ops_public_url: str | None
+    alert_repeat_hours: int
     alert_webhook_url: Secret | None
     alert_webhook_format: str
     smtp_host: str | None
@@ -409,8 +438,21 @@ def load_settings(environ: Mapping[str, str] | None = None,
     if parsed["backup_dir"] is None:
         parsed["backup_dir"] = parsed["ops_data_dir"] / "backups"
     settings = Settings(**parsed)
+    _check_webhook_format(settings)
     remember_secrets(settings)
     return settings
+
+
+def _check_webhook_format(settings: Settings) -> None:
+    """ALERT_WEBHOOK_URL must be a kind of webhook its format can be sent to."""
+    if settings.alert_webhook_url is None:
+        return
+    try:
+        channel_urls.webhook_url(settings.alert_webhook_url.reveal(),
+                                 settings.alert_webhook_format)
+    except ValueError as expected:
+        raise SettingsError(f"ALERT_WEBHOOK_URL={str(settings.alert_webhook_url)!r} is "
+                            f"invalid: expected {expected}") from None
 
 
 def remember_secrets(settings: Settings) -> None:
@@ -421,6 +463,9 @@ def remember_secrets(settings: Settings) -> None:
         value = getattr(settings, setting.name.lower())
         if isinstance(value, Secret) and setting.secret:
             redaction.remember(*value.secrets())
+        if isinstance(value, list) and setting.secret:  # ALERT_URLS
+            for url in value:
+                redaction.remember(*channel_urls.secrets(url.reveal()))
         urls = list(value.values()) if isinstance(value, dict) else value  # HTTP_CHECKS
         for url in urls if isinstance(urls, list) else [value]:
             if isinstance(url, str) and "://" in url:
