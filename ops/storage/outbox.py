@@ -7,11 +7,14 @@ or resolution can be queued only once per channel, however often it is announced
 messages (alert_id NULL) are outside that index and may be queued any number of times.
 
 Statuses: `pending` (waiting for its next attempt at `next_attempt_ts`), `sent`, `failed`
-(given up). Times are integer milliseconds since the epoch.
+(given up), `silenced` (kept, never sent: queued during a maintenance window; `note` says
+which). Channels are named by ops.alerts.channels (`webhook`, `email`, or a URL's scheme and
+a short hash). Times are integer milliseconds since the epoch.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,21 +23,24 @@ from ops.storage.rows import columns, from_row, json_or_empty
 from ops.storage.store import Store
 
 EVENTS = ("firing", "resolved", "test")
-CHANNELS = ("webhook", "email")
+_REPEAT = re.compile(r"repeat-[1-9]\d{0,5}")  # a still-firing alert told again: repeat-1, ...
+_CHANNEL = re.compile(r"[a-z][a-z0-9_-]{0,40}")
+
 
 @dataclass(frozen=True)
 class Notification:
     id: int
     alert_id: int | None
     event: str  # firing, resolved, test
-    channel: str  # webhook, email
+    channel: str  # webhook, email, ntfy-1a2b3c4d, ...
     created_ts: int
-    status: str  # pending, sent, failed
+    status: str  # pending, sent, failed, silenced
     attempts: int
     next_attempt_ts: int
     sent_ts: int | None
     last_error: str | None
     payload: dict[str, Any]
+    note: str | None = None
 
 
 _COLUMNS = columns(Notification)
@@ -46,25 +52,31 @@ def _select(store: Store, where: str, params: tuple[Any, ...] = ()) -> list[Noti
 
 
 def enqueue(store: Store, alert_id: int | None, event: str, channel: str,
-            payload: dict[str, Any], now_ts: int) -> bool:
-    """Queue one message, due now. False when this alert already has a row for this event
-    and channel (the unique index ignores the insert): a message is never queued twice."""
-    return add(store, alert_id, event, channel, payload, now_ts) is not None
+            payload: dict[str, Any], now_ts: int, due_ts: int | None = None,
+            silenced: str | None = None) -> bool:
+    """Queue one message (due at `due_ts`, default now). False when this alert already has
+    a row for this event and channel (the unique index ignores the insert): a message is
+    never queued twice."""
+    return add(store, alert_id, event, channel, payload, now_ts, due_ts,
+               silenced) is not None
 
 
 def add(store: Store, alert_id: int | None, event: str, channel: str,
-        payload: dict[str, Any], now_ts: int) -> int | None:
+        payload: dict[str, Any], now_ts: int, due_ts: int | None = None,
+        silenced: str | None = None) -> int | None:
     """`enqueue`, returning the new row's id (None when it was already queued), so the
-    one who queued it can follow what becomes of it."""
-    if event not in EVENTS:
+    one who queued it can follow what becomes of it. `due_ts` (default now) is its first
+    attempt; `silenced` keeps it unsent with that note (a maintenance window)."""
+    if event not in EVENTS and not _REPEAT.fullmatch(event):
         raise ValueError(f"not a notification event: {event!r}")
-    if channel not in CHANNELS:
+    if not _CHANNEL.fullmatch(channel):
         raise ValueError(f"not a notification channel: {channel!r}")
     cursor = store._execute(
         "INSERT OR IGNORE INTO notifications (alert_id, event, channel, created_ts, status, "
-        "attempts, next_attempt_ts, payload) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
-        (alert_id, event, channel, now_ts, now_ts,
-         clean_json(payload)))
+        "attempts, next_attempt_ts, payload, note) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+        (alert_id, event, channel, now_ts, "silenced" if silenced else "pending",
+         now_ts if due_ts is None else due_ts, clean_json(payload),
+         None if silenced is None else clean(silenced)))
     return int(cursor.lastrowid) if cursor.rowcount == 1 and cursor.lastrowid else None
 
 
@@ -92,6 +104,13 @@ def claim(store: Store, notification_id: int, now_ts: int, lease_ms: int) -> boo
         "WHERE id = ? AND status = 'pending' AND next_attempt_ts <= ?",
         (now_ts + lease_ms, notification_id, now_ts))
     return cursor.rowcount == 1
+
+
+def release(store: Store, ids: list[int], due_ts: int) -> None:
+    """Give claimed rows back, untried, due at `due_ts`."""
+    for notification_id in ids:
+        store._execute("UPDATE notifications SET next_attempt_ts = ? "
+                       "WHERE id = ? AND status = 'pending'", (due_ts, notification_id))
 
 
 def mark_sent(store: Store, notification_id: int, attempts: int, sent_ts: int) -> None:
@@ -137,8 +156,8 @@ def recent(store: Store, limit: int = 50) -> list[Notification]:
 
 
 def counts(store: Store) -> dict[str, int]:
-    """How many messages are pending, sent and failed."""
-    found = {"pending": 0, "sent": 0, "failed": 0}
+    """How many messages are pending, sent, failed and silenced."""
+    found = {"pending": 0, "sent": 0, "failed": 0, "silenced": 0}
     for status, count in store._execute(
             "SELECT status, count(*) FROM notifications GROUP BY status").fetchall():
         found[status] = int(count)

@@ -15,7 +15,8 @@ Tables:
 - jobs: backups and restores requested by commands or pages, run by the collector.
 - state: small named values, such as the next scheduled backup.
 - alerts, notifications: alert history (ops/alerts/) and the outbox of messages sent
-  about it, one per alert, event and channel.
+  about it, one per alert, event and channel (`note` says why one was not sent).
+- silences: maintenance windows during which nothing is sent (all or one rule or service).
 - rollup_1m, rollup_5m, rollup_1h: the samples summed per minute, five minutes and hour
   (see tiers.py); range queries read whichever tiers cover the range at the resolution
   asked for.
@@ -98,6 +99,16 @@ def m006_five_minute_tier(db: Database) -> None:
     with every tier's by Store.ensure_columns)."""
     db.execute(f"CREATE TABLE IF NOT EXISTS {FIVE_MINUTES.table} "
                "(ts INTEGER PRIMARY KEY, n INTEGER, dt_s REAL)")
+
+
+@migrations()
+def m007_silences(db: Database) -> None:
+    """Maintenance windows, and a note on a message kept but not sent during one."""
+    db.execute("""CREATE TABLE IF NOT EXISTS silences (
+        id INTEGER PRIMARY KEY, created_ts INTEGER NOT NULL, until_ts INTEGER NOT NULL,
+        target TEXT, created_by TEXT NOT NULL, ended_ts INTEGER)""")
+    if "note" not in {column.name for column in db["notifications"].columns}:
+        db.execute("ALTER TABLE notifications ADD COLUMN note TEXT")
 
 
 def migrate(conn: sqlite3.Connection) -> None:
