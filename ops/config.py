@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -233,6 +233,51 @@ def _choice(*options: str) -> Callable[[str], str]:
     return parse
 
 
+_COPY_EXAMPLE = "s3://bucket/prefix or sftp://user@host:22/path"
+_S3_PARAMETERS = frozenset({"endpoint", "region", "addressing"})
+
+
+def _copy_urls(text: str) -> list[str]:
+    """Where backups are copied: s3:// (any S3-compatible store, credentials from the
+    AWS SDK's own sources) and sftp:// (a key file, never a password in the URL)."""
+    urls = [item.strip() for item in text.split(",") if item.strip()]
+    if not urls:
+        raise ValueError(f"one or more of {_COPY_EXAMPLE}, separated by commas")
+    for url in urls:
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as err:
+            raise ValueError(f"{_COPY_EXAMPLE}; {err}") from None
+        if parts.scheme == "s3":
+            if not parts.hostname or parts.username is not None:
+                raise ValueError(f"s3://bucket/prefix with the bucket name and no user or "
+                                 f"password (credentials come from the AWS SDK's sources)")
+            unknown = {k for k, _ in parse_qsl(parts.query)} - _S3_PARAMETERS
+            if unknown:
+                raise ValueError(f"s3 URL parameters endpoint, region or addressing, not "
+                                 f"{', '.join(sorted(unknown))}")
+        elif parts.scheme == "sftp":
+            if not parts.hostname or not parts.username:
+                raise ValueError("sftp://user@host:22/path with a user and a host")
+            if parts.password is not None:
+                raise ValueError("sftp:// without a password: the key is "
+                                 "BACKUP_COPY_SSH_KEY_FILE")
+            if port == 0:
+                raise ValueError("an sftp port from 1 to 65535")
+        else:
+            raise ValueError(f"{_COPY_EXAMPLE}, not {parts.scheme or 'no'} scheme")
+    return urls
+
+
+def _age_recipients(text: str) -> list[str]:
+    keys = [item.strip() for item in text.split(",") if item.strip()]
+    if not keys or any(not re.fullmatch(r"age1[02-9ac-hj-np-z]{58}", key) for key in keys):
+        raise ValueError("age public keys (age1... as age-keygen prints them) separated by "
+                         "commas")
+    return keys
+
+
 def _emails(text: str) -> list[str]:
     found = [item.strip() for item in text.split(",") if item.strip()]
     if not found or any(not re.fullmatch(r"[^@\s,]+@[^@\s,]+", item) for item in found):
@@ -319,6 +364,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BACKUP_DRILL", "off", "Restore drill: restore the newest backup into a scratch "
             "database and compare it with the backup; off, daily, weekly or monthly.",
             _choice("off", "daily", "weekly", "monthly")),
+    Setting("BACKUP_COPY_URLS", None, "Comma list of off-host targets each backup is copied "
+            "to: s3://bucket/prefix (any S3-compatible store) or sftp://user@host:22/path.",
+            _copy_urls),
+    Setting("BACKUP_COPY_RETENTION_DAYS", None, "Copies older than this are deleted from the "
+            "targets, never the newest good one; default BACKUP_RETENTION_DAYS.",
+            _int_range(1, 36500, "days")),
+    Setting("BACKUP_COPY_ENCRYPT_TO", None, "Comma list of age public keys: copies are "
+            "encrypted to them (the local archive stays plain).", _age_recipients),
+    Setting("BACKUP_COPY_IDENTITY_FILE", None, "age identity file that decrypts encrypted "
+            "copies when one is fetched back.", _path),
+    Setting("BACKUP_COPY_SSH_KEY_FILE", None, "Private key for sftp:// targets.", _path),
+    Setting("BACKUP_COPY_KNOWN_HOSTS_FILE", None, "known_hosts for sftp:// targets; default "
+            "~/.ssh/known_hosts. An unknown host key is refused.", _path),
     Setting("ALERT_RULES_FILE", None, "TOML or YAML file that changes alert rules "
             "(thresholds, durations, off); see the README.", _path),
     Setting("ALERT_URLS", None, "Comma list of Apprise URLs alerts are sent to (ntfy://, "
@@ -375,6 +433,12 @@ class Settings:
     backup_retention_days: int
     backup_gzip_level: int
     backup_drill: str
+    backup_copy_urls: list[str] | None
+    backup_copy_retention_days: int | None
+    backup_copy_encrypt_to: list[str] | None
+    backup_copy_identity_file: Path | None
+    backup_copy_ssh_key_file: Path | None
+    backup_copy_known_hosts_file: Path | None
     alert_rules_file: Path | None
     alert_urls: list[Secret] | None
     ops_public_url: str | None
