@@ -44,7 +44,14 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook/T0KEN"
 
     def events(self) -> list[tuple[str, str]]:
-        return [(b["event"], b.get("rule", "")) for b in self.bodies]
+        """(event, rule) of each message, read from its title: `FIRING [critical] service
+        down: ...` (Apprise's JSON: version, title, message, type)."""
+        found = []
+        for body in self.bodies:
+            event, _, rest = body["title"].partition(" ")
+            rule = rest.split("] ", 1)[-1].split(":", 1)[0].split(" (", 1)[0]
+            found.append((event.lower(), rule.replace(" ", "_")))
+        return found
 
 
 def wait_until(condition: Any, timeout: float, what: str) -> None:

@@ -222,7 +222,8 @@ def test_sessions_collector_and_endpoints_share_the_file(settings: Settings,
     assert [a.rule for a in fired] == ["service_down"], "the unanswered health URL fired"
     assert sorted((m.alert_id, m.event) for m in messages if m.event != "test") == \
         [(fired[0].id, "firing")]
-    assert outbox.counts(shared) == {"pending": len(messages), "sent": 0, "failed": 0}
+    assert outbox.counts(shared) == {"pending": len(messages), "sent": 0, "failed": 0,
+                                     "silenced": 0}
 
     # The collector's rows: a sample and a heartbeat per tick, the state changes.
     assert len(written) == TICKS == shared.sample_count()

@@ -1,4 +1,5 @@
-"""What the collector runs after each sample: build the rules' context, judge, announce."""
+"""What the collector runs after each sample: build the rules' context, judge, announce
+(with each rule's limit), and queue the repeats of critical alerts still firing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import psutil
 
 from ops.alerts.engine import AlertEngine
+from ops.alerts.repeats import announce_repeats
 from ops.alerts.rules import Context, Rule
 from ops.backup.catalogue import list_backups
 from ops.catalogue import WATCHED
@@ -21,7 +23,7 @@ from ops.storage.alerts import Alert
 log = logging.getLogger("ops.alerts")
 
 WINDOW_MS = 15 * 60_000
-Announce = Callable[[Store, Settings, dict[str, Any], str, int], int]
+Announce = Callable[[Store, Settings, Mapping[str, Any], str, int], int]
 
 
 def configured(settings: Settings) -> dict[str, bool]:
@@ -73,13 +75,18 @@ class AlertWatch:
         self.settings = settings
         self._announce = announce
         self.engine = AlertEngine(store, rules, self._tell)
+        # Each rule's limit, so a message can say it beside the value.
+        self.limits = {rule.name: rule.threshold for rule in rules}
 
     def _tell(self, alert: Alert, event: str) -> None:
         log.log(logging.WARNING if event == "firing" else logging.INFO, "alert %s %s: %s",
                 alert.rule, event.upper(), alert.message)
-        self._announce(self.store, self.settings, alert.to_dict(), event,
+        told = {**alert.to_dict(), "limit": self.limits.get(alert.rule)}
+        self._announce(self.store, self.settings, told, event,
                        (alert.firing_ts if event == "firing" else alert.resolved_ts) or now_ms())
 
     def after_tick(self, now_ts: int, row: Mapping[str, Any],
                    errors: Mapping[str, str | None]) -> list[tuple[Alert, str]]:
-        return self.engine.evaluate(context(self.store, self.settings, now_ts, row, errors))
+        changes = self.engine.evaluate(context(self.store, self.settings, now_ts, row, errors))
+        announce_repeats(self.store, self.settings, now_ts, self._announce, self.limits)
+        return changes
