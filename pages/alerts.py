@@ -1,4 +1,5 @@
-"""Alerts: what is firing, what fired before, the rules in force, and the channels."""
+"""Alerts: what is firing, what fired before, the rules in force, the channels (each with
+its state and its own Send test), maintenance windows, and the outbox."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import pandas as pd
 import streamlit as st
 
 from ops import formatting
-from ops.alerts.notify import attempt_wait_s, await_outcome, channel_lines, channels, queue_test
+from ops.alerts import silences
+from ops.alerts.notify import attempt_wait_s, await_outcome, channel_state, queue_test
 from ops.alerts.rules import RulesFileError, load_rules
 from ops.clock import now_ms
-from ops.heartbeat import collector_state
 from ops.storage import alerts as records
 from ops.storage.outbox import counts as outbox_counts
 from ops.storage.outbox import recent
@@ -19,28 +20,74 @@ OUTBOX_ROWS = 20
 REFRESH_S = 3  # while a message waits to be sent, the outbox view reads it again
 
 
-def send_test_and_follow() -> None:
-    """Queue a test message per channel and, when a collector runs to send them, wait
-    until each was tried: the outbox below then shows what the notifier did."""
-    ids = queue_test(db, settings, now_ms())
-    collector = collector_state(db, settings, now_ms())
-    if not collector.running:
-        st.warning(f"{len(ids)} test message(s) queued; no collector is running to send "
-                   f"them ({plain(collector.message)}).", icon=":material/warning:")
-        return
-    with st.spinner("The collector is sending the test message(s)..."):
+def send_test(channel: str) -> None:
+    """Queue a test message on one channel and wait until it was tried (by this
+    process's notifier, or the collector's); its row then says `sent` or `failed`."""
+    ids = queue_test(db, settings, now_ms(), channel)
+    with st.spinner(f"Sending a test message on {channel}..."):
         rows = await_outcome(db, ids, attempt_wait_s(len(ids)))
-    for row in rows:
-        if row.status == "sent":
-            st.success(f"Test message sent by {row.channel} at {formatting.clock(row.sent_ts)}"
-                       f" (attempt {row.attempts}).", icon=":material/check_circle:")
-        elif row.attempts:
-            st.error(f"Test message by {row.channel} not delivered (attempt {row.attempts}, "
-                     f"{row.status}): {plain(row.last_error or 'no error recorded')}",
-                     icon=":material/error:")
-        else:
-            st.warning(f"Test message by {row.channel} still queued: the collector has not "
-                       "tried it yet.", icon=":material/schedule:")
+    st.session_state[f"test:{channel}"] = [
+        (row.status if row.status == "sent" or not row.attempts else "failed",
+         row.last_error or "") for row in rows]
+
+
+def test_result(channel: str) -> str:
+    results = st.session_state.get(f"test:{channel}") or []
+    if not results:
+        return ""
+    status, error = (str(part) for part in results[-1])
+    if status == "pending":
+        return "queued: not tried yet"
+    return status + (f": {error}" if status == "failed" and error else "")
+
+
+def draw_channels() -> None:
+    """One row per channel: where it goes (scheme, host and port), from which setting,
+    last success, last error, and its own Send test button."""
+    state = channel_state(db, settings)
+    if not state:
+        st.info("No channel configured: set `ALERT_URLS` (Apprise URLs such as "
+                "`ntfy://`, `tgram://`, `mailtos://`, `json://`), or `ALERT_WEBHOOK_URL` or "
+                "`SMTP_HOST`, `ALERT_EMAIL_FROM` and `ALERT_EMAIL_TO`.", icon=":material/info:")
+        return
+    st.caption("Sent on firing, on resolved (several at once as one digest), retried with "
+               "backoff for 24 h while a channel is down:")
+    for row in state:
+        name = str(row["name"])
+        cells = st.columns([3, 3, 3, 1])
+        cells[0].text(f"{name}\n{row['shown']} (from {row['origin']})")  # text, never a link
+        success = row["last_success_ts"]
+        cells[1].text("last success: " + (formatting.clock(int(success)) if success
+                                          else "never"))
+        error = row["last_error"]
+        cells[2].text("last error: " + (f"{formatting.clock(int(row['last_error_ts']))} "
+                                         f"{error}" if error else "none"))
+        # A callback: it runs before the page is drawn again, so the row shows the outcome.
+        cells[3].button("Send test", key=f"send-test-{name}", icon=":material/send:",
+                        on_click=send_test, args=(name,))
+        result = test_result(name)
+        if result:
+            (st.success if result == "sent" else st.error)(
+                f"Test on {name}: {plain(result)}")
+
+
+def draw_silences() -> None:
+    """Maintenance windows: in force, with End; and a control to start one."""
+    active = silences.active(db, now)
+    for silence in active:
+        cells = st.columns([6, 1])
+        cells[0].text(f"Silenced: {silences.describe(silence, now)}")
+        if cells[1].button("End", key=f"end-silence-{silence.id}"):
+            silences.end(db, silence.id, now_ms())
+            st.rerun()
+    with st.form("silence"):
+        left, right = st.columns(2)
+        duration = left.selectbox("For", ["30m", "1h", "2h", "4h", "8h", "1d"], index=2)
+        target = right.selectbox("What", ["all", *silences.targets(settings)])
+        if st.form_submit_button("Silence", icon=":material/notifications_off:"):
+            made = silences.silence(db, settings, duration, target, "Alerts page", now_ms())
+            st.success(f"Silenced {plain(silences.describe(made, now_ms()))}: nothing is "
+                       "sent meanwhile, everything is recorded.")
 
 
 def outbox_rows() -> list[dict[str, object]]:
@@ -50,7 +97,7 @@ def outbox_rows() -> list[dict[str, object]]:
         "attempts": n.attempts,
         "next try": formatting.clock(n.next_attempt_ts)
         if n.status == "pending" and n.attempts else "",
-        "error": n.last_error or ""} for n in recent(db, OUTBOX_ROWS)]
+        "error": n.last_error or n.note or ""} for n in recent(db, OUTBOX_ROWS)]
 
 
 def draw_outbox() -> None:
@@ -117,14 +164,9 @@ if rules:
         height=(len(rules) + 1) * 35 + 3)  # every rule in view, no inner scrolling
 
 st.subheader("Notifications")
-configured = channels(settings)
-if not configured:
-    st.info("No channel configured: set `ALERT_WEBHOOK_URL` (with `ALERT_WEBHOOK_FORMAT` json, "
-            "slack or discord) or `SMTP_HOST`, `ALERT_EMAIL_FROM` and `ALERT_EMAIL_TO`.",
-            icon=":material/info:")
-else:
-    st.caption("Sent on firing and on resolved, retried with backoff while a channel is down:")
-    st.text("\n".join(channel_lines(settings)))  # text, never a link
-    if st.button("Send test notification", icon=":material/send:"):
-        send_test_and_follow()
+draw_channels()
+st.subheader("Maintenance windows")
+st.caption("While one is in force, alert messages it covers are recorded but not sent "
+           "(also `python -m ops silence 2h [rule|service]`).")
+draw_silences()
 draw_outbox()

@@ -1,8 +1,8 @@
 """An admin's first week, alerts and detail pages: what each screen says is true.
 
 Resolved alerts say what recovered and after how long; a test notification shows as
-delivered once the notifier delivered it; the webhook is shown without its path and never
-as a link; a service that is down still shows what it was when last seen; every rate
+delivered once the notifier delivered it; each channel is shown as scheme, host and port,
+never as a link; a service that is down still shows what it was when last seen; every rate
 names its window. Real servers throughout: redis-server, an HTTP receiver, an SMTP
 server, the real Notifier thread and the collector's own loop.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from collector.loop import Collector
 from ops import formatting
-from ops.alerts import notify, wording
+from ops.alerts import messages, notify, wording
 from ops.alerts.engine import AlertEngine
 from ops.alerts.rules import DEFAULT_RULES, Context
 from ops.alerts.watch import AlertWatch
@@ -30,10 +30,15 @@ from ops.sources.configured import build_sources
 from ops.storage import Heartbeat, Latest, Store, outbox
 from ops.storage import alerts as records
 from tests.servers import RedisServer
-from tests.test_alert_notify import Mailbox, Receiver, receiver, smtp_server
+from tests.receivers import HttpReceiver, Mailbox, smtp_server
 from tests.test_pages import app_for, now_ms, shown
 
-__all__ = ["receiver"]  # the webhook receiver fixture, shared with test_alert_notify
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    server = HttpReceiver().start()
+    yield server
+    server.stop()
 
 MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
@@ -132,11 +137,12 @@ RESOLVED = re.compile(r"cache is up again after (\d+m )?\d+s \(was: cache is dow
 
 def test_redis_outage_resolves_saying_what_recovered_everywhere(
         monkeypatch: pytest.MonkeyPatch, env: dict[str, str], redis_server: RedisServer,
-        receiver: Receiver) -> None:
+        receiver: HttpReceiver) -> None:
     mailbox = Mailbox()
     smtp = smtp_server(mailbox)
-    env = {**env, "REDIS_URL": redis_server.url, "ALERT_WEBHOOK_URL": receiver.url(),
-           "ALERT_WEBHOOK_FORMAT": "discord", "SMTP_HOST": "127.0.0.1",
+    env = {**env, "REDIS_URL": redis_server.url,
+           "ALERT_WEBHOOK_URL": f"http://127.0.0.1:{receiver.port}/hook/T0KEN",
+           "ALERT_WEBHOOK_FORMAT": "json", "SMTP_HOST": "127.0.0.1",
            "SMTP_PORT": str(smtp.port), "SMTP_STARTTLS": "false",
            "ALERT_EMAIL_FROM": "ops@example.com", "ALERT_EMAIL_TO": "oncall@example.com"}
     settings = load_settings(env, env_file=None)
@@ -153,6 +159,8 @@ def test_redis_outage_resolves_saying_what_recovered_everywhere(
         for _ in range(3):
             collector.run_once()
         [firing] = records.firing(collector.store)
+        wait_for("the firing message on both channels",
+                 lambda: len(receiver.delivered) == 1 and len(mailbox.messages) == 1)
         redis_server.start()
         for _ in range(3):
             collector.run_once()
@@ -167,12 +175,12 @@ def test_redis_outage_resolves_saying_what_recovered_everywhere(
     assert alert.message and RESOLVED.fullmatch(alert.message), alert.message
     assert firing.message and alert.message.endswith(f"(was: {firing.message})")
 
-    done = receiver.delivered[1]
-    assert done["content"] == f"RESOLVED service down: {alert.message}"
-    assert done["embeds"][0]["description"] == alert.message
+    done = receiver.delivered[1].json()
+    assert done["title"] == f"RESOLVED service down: {alert.message}"
+    assert done["message"].startswith(alert.message) and done["type"] == "success"
     subject = mailbox.messages[1][2]["Subject"]
     assert subject.startswith("RESOLVED service down: cache is up again after ")
-    assert f"Message:  {alert.message}" in mailbox.messages[1][2].get_content()
+    assert "Lasted:" in mailbox.messages[1][2].get_body().get_content()  # type: ignore[union-attr]
 
     app = app_for(monkeypatch, env, "pages/alerts.py")
     [history] = [df.value for df in app.dataframe if "message" in df.value.columns]
@@ -184,12 +192,9 @@ def test_a_resolution_queued_by_an_older_version_does_not_repeat_the_firing_text
               "message": "cache is down: Connection refused", "pending_ts": 1_000,
               "firing_ts": 16_000, "resolved_ts": 251_000, "status": "resolved"}
     payload = notify.alert_payload(firing, "resolved", 251_000)
-    assert notify.headline(payload) == (
+    assert messages.headline(payload) == (
         "RESOLVED service down: ended after 4m 10s (was: cache is down: Connection refused)")
-    for fmt in ("json", "slack"):
-        body = notify.webhook_body(payload, fmt)
-        said = body["message"] if fmt == "json" else body["attachments"][0]["text"]
-        assert said.startswith("ended after 4m 10s (was: ")
+    assert messages.single(payload).body.startswith("ended after 4m 10s (was: ")
 
 
 def test_resolution_wording_per_kind_of_rule() -> None:
@@ -204,12 +209,10 @@ def test_resolution_wording_per_kind_of_rule() -> None:
     assert not wording.is_resolution("cache is down: Connection refused")
 
 
-# --- b. a test notification shows as delivered once the notifier delivered it ---
+# --- b. each channel's Send test turns its row sent or failed ---
 
 
-def alerts_page_with_collector(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
-                               ) -> tuple[AppTest, Store]:
-    """The Alerts page with a collector that beats (its Notifier thread is the test's)."""
+def alerts_page(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> tuple[AppTest, Store]:
     store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
     store.beat(Heartbeat(1, "h", now_ms() - 60_000, now_ms(), 5.0, "0.1.0"))
     return app_for(monkeypatch, env, "pages/alerts.py"), store
@@ -220,81 +223,65 @@ def outbox_table(app: AppTest) -> list[dict[str, object]]:
     return list(table.to_dict("records"))
 
 
-def test_send_test_notification_shows_it_delivered(monkeypatch: pytest.MonkeyPatch,
-                                                   env: dict[str, str],
-                                                   receiver: Receiver) -> None:
-    env = {**env, "ALERT_WEBHOOK_URL": receiver.url(), "ALERT_WEBHOOK_FORMAT": "slack"}
+def test_each_channel_has_its_own_send_test(monkeypatch: pytest.MonkeyPatch,
+                                            env: dict[str, str]) -> None:
+    good, down = HttpReceiver().start(), HttpReceiver()  # the second never listens
+    env = {**env, "ALERT_URLS": f"json://127.0.0.1:{good.port}/ok/T0KEN5ecret,"
+                                f"ntfy://127.0.0.1:{down.port}/ops"}
     settings = load_settings(env, env_file=None)
-    app, store = alerts_page_with_collector(monkeypatch, env)
-    notifier = notify.Notifier(settings, settings.database_path)
+    app, store = alerts_page(monkeypatch, env)
+    notifier = notify.Notifier(settings, settings.database_path)  # the dashboard's thread
     notifier.start()
     try:
-        [button] = [b for b in app.button if b.label == "Send test notification"]
-        button.click().run()
+        buttons = [b for b in app.button if b.label == "Send test"]
+        assert len(buttons) == 2
+        buttons[0].click().run()
+        assert [s.value for s in app.success][-1].startswith("Test on json-")
+        assert len(good.delivered) == 1
+        next(b for b in app.button if b.key.startswith("send-test-ntfy")).click().run()
     finally:
         assert notifier.stop(timeout=15)
-    assert [body["text"].split(" (sent")[0] for body in receiver.delivered] == [
-        "TEST ops-dashboard test message: alerts reach this channel"]
-    [row] = outbox.recent(store)
-    assert (row.status, row.attempts) == ("sent", 1) and row.sent_ts is not None
-    [shown_row] = outbox_table(app)
-    assert (shown_row["status"], shown_row["attempts"], shown_row["sent"]) == \
-        ("sent", 1, formatting.clock(row.sent_ts))
-    assert [s.value for s in app.success][-1] == (
-        f"Test message sent by webhook at {formatting.clock(row.sent_ts)} (attempt 1).")
+        good.stop()
+    failed = unescaped(app.error[-1].value)
+    assert failed.startswith("Test on ntfy-") and "failed: ntfy://127.0.0.1" in failed
+    assert "Connection refused" in failed
+    texts = "\n".join(t.value for t in app.text)
+    assert f"json://127.0.0.1:{good.port} (from ALERT_URLS)" in texts
+    assert "last error: " in texts and "Connection refused" in texts
+    assert "T0KEN5ecret" not in texts + shown(app)
+    rows = outbox_table(app)
+    assert sorted(str(r["status"]) for r in rows) == ["pending", "sent"]
+    assert store.state(notify.STATE_KEY.format(settings.alert_urls and
+                                               notify.channels(settings)[0].name))
 
 
-def test_send_test_notification_says_when_a_channel_does_not_take_it(
-        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], receiver: Receiver) -> None:
-    receiver.status = 500
-    env = {**env, "ALERT_WEBHOOK_URL": receiver.url()}
-    settings = load_settings(env, env_file=None)
-    app, _store = alerts_page_with_collector(monkeypatch, env)
-    notifier = notify.Notifier(settings, settings.database_path)
-    notifier.start()
-    try:
-        next(b for b in app.button if b.label == "Send test notification").click().run()
-    finally:
-        assert notifier.stop(timeout=15)
-    [shown_row] = outbox_table(app)
-    assert (shown_row["status"], shown_row["attempts"]) == ("pending", 1)
-    assert shown_row["next try"] and "HTTP 500" in str(shown_row["error"])
-    assert "not delivered (attempt 1, pending)" in unescaped(app.error[-1].value)
-
-
-def test_send_test_notification_without_a_collector_says_nobody_sends_it(
-        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], receiver: Receiver) -> None:
-    app = app_for(monkeypatch, {**env, "ALERT_WEBHOOK_URL": receiver.url()},
+def test_channels_are_shown_as_text_with_scheme_host_and_port(
+        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], receiver: HttpReceiver) -> None:
+    app = app_for(monkeypatch, {**env, "ALERT_WEBHOOK_URL":
+                                f"http://127.0.0.1:{receiver.port}/hook/T0KEN"},
                   "pages/alerts.py")
-    next(b for b in app.button if b.label == "Send test notification").click().run()
-    assert "1 test message(s) queued; no collector is running" in app.warning[-1].value
-    [shown_row] = outbox_table(app)
-    assert (shown_row["status"], shown_row["attempts"]) == ("pending", 0)
-
-
-# --- c. the webhook is shown without its path, as text, with its port ---
-
-
-@pytest.mark.parametrize(("url", "expected"), [
-    ("http://127.0.0.1:8085/hook/T0KEN", "http://127.0.0.1:8085/… (path hidden)"),
-    ("https://hooks.slack.com/services/T0/B0/xyz", "https://hooks.slack.com/… (path hidden)"),
-    ("https://user:pa55@chat.example:8443/api?token=abc",
-     "https://chat.example:8443/… (login and path hidden)"),
-    ("http://[::1]:9000", "http://[::1]:9000"),
-    ("http://relay.example:9000/", "http://relay.example:9000"),
-])
-def test_webhook_shown(url: str, expected: str) -> None:
-    assert notify.webhook_shown(url) == expected
-
-
-def test_alerts_page_shows_the_webhook_as_text_with_its_port(
-        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], receiver: Receiver) -> None:
-    app = app_for(monkeypatch, {**env, "ALERT_WEBHOOK_URL": receiver.url("/hook/T0KEN")},
-                  "pages/alerts.py")
-    assert [t.value for t in app.text] == [
-        f"webhook (json): http://127.0.0.1:{receiver.port}/… (path hidden)"]
+    texts = [t.value for t in app.text]
+    assert f"webhook\njson://127.0.0.1:{receiver.port} (from ALERT_WEBHOOK_URL)" in texts
     page = shown(app)
-    assert "T0KEN" not in page and "127.0.0.1" not in page, "the URL is never Markdown"
+    assert "T0KEN" not in page + "".join(texts) and "127.0.0.1" not in page, \
+        "the URL is never Markdown"
+
+
+def test_a_silence_from_the_page_is_listed_and_ends(monkeypatch: pytest.MonkeyPatch,
+                                                   env: dict[str, str],
+                                                   receiver: HttpReceiver) -> None:
+    env = {**env, "ALERT_URLS": f"json://127.0.0.1:{receiver.port}/s"}
+    app, store = alerts_page(monkeypatch, env)
+    app.selectbox[-1].select("redis")
+    app.button(key="FormSubmitter:silence-Silence").click().run()
+    assert "Silenced 1: redis until" in unescaped([s.value for s in app.success][-1])
+    from ops.alerts import silences
+    [silence] = silences.active(store, now_ms())
+    assert (silence.target, silence.created_by) == ("redis", "Alerts page")
+    app.run()  # listed in force, with its End button
+    assert f"Silenced: {silence.id}: redis until" in "\n".join(t.value for t in app.text)
+    next(b for b in app.button if b.key == f"end-silence-{silence.id}").click().run()
+    assert silences.active(store, now_ms()) == []
 
 
 # --- e. every rate names its window ---
