@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from streamlit.runtime.pages_manager import PagesManager
 
+from ops.alerts.watcher import start_in_background as watch_the_collector
 from ops.permissions import keep_private
 from ops.startup import setup_logging
 from ops.web.downloads import routes as download_routes
@@ -35,6 +36,9 @@ app = st.App("streamlit_app.py", middleware=[Middleware(Guard)], routes=[
           methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
 ])
 
+if __name__ != "__main__":  # the server, not a page run: collector_silent, and sending
+    watch_the_collector()  # alerts from this process too (ops.alerts.watcher)
+
 # Pages are declared with st.navigation below. Without this, a server whose first
 # visitor opens a page URL (say a bookmarked /history) would fall back to Streamlit's
 # older automatic scan of pages/, list every module there, and skip this frame.
@@ -51,6 +55,7 @@ if __name__ == "__main__":
         st.Page("pages/backups.py", title="Backups", icon=":material/backup:"),
         st.Page("pages/cache.py", title="Cache", icon=":material/bolt:"),
         st.Page("pages/database.py", title="Database", icon=":material/database:"),
+        st.Page("pages/containers.py", title="Containers", icon=":material/deployed_code:"),
         st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
     ], position="sidebar" if logged_in(settings) else "hidden")
     if require_login(settings):
