@@ -158,6 +158,20 @@ def _heartbeat(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if state.running else 1
 
 
+def _silence(settings: Settings, args: argparse.Namespace) -> int:
+    from ops.alerts.commands import silence_command
+
+    return silence_command(settings, args.duration, args.target, end=args.end)
+
+
+def _silence_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("duration", nargs="?", help="how long, e.g. 30m, 2h, 1d (at most 7d); "
+                        "without it: list the silences in force")
+    parser.add_argument("target", nargs="?", help="one rule (memory_high) or service (redis, "
+                        "cache, host, collector); default: every alert")
+    parser.add_argument("--end", metavar="ID|all", help="end a silence (or all) now")
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("up", "run the collector and the dashboard together (first run)", _up,
             _up_arguments),
@@ -178,6 +192,8 @@ COMMANDS: tuple[Command, ...] = (
             "exit 1 unless OK", _status),
     Command("heartbeat", "exit 0 when the collector sampled within three intervals, else 1 "
             "(container healthcheck)", _heartbeat),
+    Command("silence", "maintenance window: send no alert (or none of one rule or service) "
+            "for a while; everything is still recorded", _silence, _silence_arguments),
 )
 
 
