@@ -12,7 +12,7 @@ from ops.catalogue import service
 from ops.clock import now_ms
 from ops.heartbeat import collector_state
 from ops.views.backups import summary
-from ops.views.overview import host_figures, service_tiles, uptime_rows
+from ops.views.overview import container_tile, host_figures, service_tiles, uptime_rows
 from pages.common import page_settings, plain, store
 
 settings = page_settings()
@@ -27,7 +27,7 @@ STATE_COLOURS = {"UP": "green", "DOWN": "red"}
 def live() -> None:
     now = now_ms()
     collector = collector_state(db, settings, now)
-    tiles = service_tiles(db, settings, now)
+    tiles = [*service_tiles(db, settings, now), container_tile(db, now)]
     for column, tile in zip(st.columns(len(tiles)), tiles, strict=True):
         with column.container(border=True):
             colour = STATE_COLOURS.get(tile.state, "gray")

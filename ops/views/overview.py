@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ops import formatting
-from ops.catalogue import Service, is_http
+from ops.catalogue import DOCKER, Service, is_http
 from ops.config import Settings
 from ops.sources.configured import how_to_watch, is_configured, services
 from ops.storage import Latest, Store
 from ops.uptime import uptime_table
+from ops.views import containers
 from ops.views.detail import fact
 
 
@@ -68,6 +69,21 @@ def service_tiles(store: Store, settings: Settings, now_ts: int) -> list[Service
     latest = store.latest()
     return [_tile(service, latest.get(service.name), settings, now_ts)
             for service in services(settings)]
+
+
+def container_tile(store: Store, now_ts: int) -> ServiceTile:
+    """The Containers tile: how many run and what is wrong, or why they are not watched
+    (no engine configured: how to watch; the engine unreachable: the error)."""
+    watched = containers.read(store)
+    label = DOCKER.label
+    if watched.state == "not watched":
+        return ServiceTile(DOCKER.name, label, "not configured", "",
+                           how_to_watch(DOCKER.name), "")
+    if watched.state == "unreachable":
+        return ServiceTile(DOCKER.name, label, "not watched", "", watched.message, "")
+    return ServiceTile(DOCKER.name, label, "UP", formatting.age(
+        watched.since_ts, now_ts).replace(" ago", "") if watched.since_ts else "",
+        containers.summary(watched), "Docker engine")
 
 
 def uptime_rows(store: Store, settings: Settings,
