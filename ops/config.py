@@ -251,8 +251,8 @@ def _copy_urls(text: str) -> list[str]:
             raise ValueError(f"{_COPY_EXAMPLE}; {err}") from None
         if parts.scheme == "s3":
             if not parts.hostname or parts.username is not None:
-                raise ValueError(f"s3://bucket/prefix with the bucket name and no user or "
-                                 f"password (credentials come from the AWS SDK's sources)")
+                raise ValueError("s3://bucket/prefix with the bucket name and no user or "
+                                 "password (credentials come from the AWS SDK's sources)")
             unknown = {k for k, _ in parse_qsl(parts.query)} - _S3_PARAMETERS
             if unknown:
                 raise ValueError(f"s3 URL parameters endpoint, region or addressing, not "
