@@ -30,6 +30,8 @@ from ops.backup.schedule import (
     next_run,
 )
 from ops.config import Settings
+from ops.copies import records as copy_records
+from ops.copies.run import due as copies_due
 from ops.storage import Job, Store
 
 log = logging.getLogger("collector.worker")
@@ -37,7 +39,7 @@ log = logging.getLogger("collector.worker")
 POLL_SECONDS = 0.5
 RETRY_SECONDS = 5.0
 OTHER_HOST_SILENCE_MS = 60_000
-DRILL_CHECK_EVERY = timedelta(minutes=1)
+DRILL_CHECK_EVERY = timedelta(minutes=1)  # how often drills and copies are looked at
 
 
 class JobWorker:
@@ -52,6 +54,7 @@ class JobWorker:
         self.hostname = socket.gethostname()
         self.next_backup: datetime | None = None
         self.next_drill_check: datetime | None = None
+        self.next_copy_check: datetime | None = None
 
     # --- start-up ---
 
@@ -65,6 +68,9 @@ class JobWorker:
                                     f"job {job.id} stopped before it finished")
             log.warning("%s job %d was interrupted (its worker stopped)", job.kind, job.id)
         self._remove_partials()
+        for copy in copy_records.interrupted(self.store, now_ms):
+            log.warning("copy of %s to %s was interrupted; it is tried again", copy.backup,
+                        copy.target)
         if self.settings.enable_auto_backup and self.settings.mongo_uri is not None:
             self._schedule_next()
             self._catch_up()
@@ -148,6 +154,7 @@ class JobWorker:
             self.store.request_job("backup", "schedule", self.runner.now_ms())
             self._schedule_next()
         self._drill_if_due()
+        self._copy_if_due()
         job = self.store.claim_job(self.runner.now_ms(), self.pid, self.hostname)
         if job is None:
             return None
@@ -185,6 +192,24 @@ class JobWorker:
         if created:
             log.info("restore drill due (%s): job %d queued", self.settings.backup_drill,
                      job.id)
+
+    def _copy_if_due(self) -> None:
+        """Queue a copy job for the newest good backup when a target lacks its copy, a
+        failed copy's retry time came, or a good copy was not read back for a day."""
+        if not self.settings.backup_copy_urls:
+            return
+        now = self.clock()
+        if self.next_copy_check is not None and self.next_copy_check > now >= \
+                self.next_copy_check - DRILL_CHECK_EVERY:
+            return
+        self.next_copy_check = now + DRILL_CHECK_EVERY
+        newest = next((e for e in list_backups(self.settings.backup_dir) if e.good_daily), None)
+        if newest is not None and copies_due(self.settings, self.store, newest,
+                                             self.runner.now_ms()):
+            job, created = self.store.request_job("copy", "schedule", self.runner.now_ms(),
+                                                  {"backup": newest.id})
+            if created:
+                log.info("copy of %s due: job %d queued", newest.id, job.id)
 
     def _loop(self) -> None:
         while not self.stop_event.is_set():

@@ -16,9 +16,9 @@ from typing import Any
 
 from ops import formatting
 from ops.backup.catalogue import BackupEntry, databases_in, find, list_backups
-from ops.backup.errors import BackupError, RestoreError
+from ops.backup.errors import BackupError, NotFoundError, RestoreError
 from ops.backup.jobs import SafetyBackup, remember_copy, safety_line
-from ops.backup.manifest import iso, load_manifest_for
+from ops.backup.manifest import iso, load_manifest_for, time_of_id
 from ops.backup.requests import request_backup_job
 from ops.backup.restore import RestoreProgress, RestoreReport, check_target, restore
 from ops.backup.restored import is_copy
@@ -26,6 +26,9 @@ from ops.backup.retention import prune
 from ops.backup.verify import verify
 from ops.clock import now_ms
 from ops.config import Settings
+from ops.copies import records as copy_records
+from ops.copies.fetching import fetch_from_targets, listings
+from ops.copies.targets import shown
 from ops.heartbeat import collector_state
 from ops.storage import Job, Store
 
@@ -81,6 +84,66 @@ def request_drill(settings: Settings, target: str | None, wait: bool) -> int:
         message = f"{collector.message}; {_when_it_runs(job)}"
         return _fail(message) if wait else (print(f"warning: {message}", file=sys.stderr) or 0)
     return _wait_for(store, settings, job, _report_drill) if wait else 0
+
+
+def request_copy(settings: Settings, target: str | None, wait: bool) -> int:
+    """Ask the collector to copy `target` (None: the newest good backup) off the host."""
+    if not settings.backup_copy_urls:
+        return _fail("BACKUP_COPY_URLS is not set: there is nowhere to copy to", EXIT_USAGE)
+    params: dict[str, Any] = {}
+    if target is not None:
+        try:
+            params["backup"] = find(settings.backup_dir, target).id
+        except BackupError as error:
+            return _fail(str(error), EXIT_USAGE)
+    store = Store(settings.database_path)
+    job, created = store.request_job("copy", "cli", now_ms(), params, join=not params)
+    print(f"copy job {job.id} {'queued' if created else 'already ' + job.status + ': joined'}")
+    collector = collector_state(store, settings, now_ms())
+    if not collector.running:
+        message = f"{collector.message}; {_when_it_runs(job)}"
+        return _fail(message) if wait else (print(f"warning: {message}", file=sys.stderr) or 0)
+    return _wait_for(store, settings, job, _report_copy) if wait else 0
+
+
+def _report_copy(job: Job) -> int:
+    if job.status == "ok" and job.result:
+        for copy in job.result.get("copies", []):
+            print(f"copy of {copy['backup']} at {copy['target']}: {copy['status']}, "
+                  f"{formatting.size(copy['size'])}"
+                  + (", encrypted" if copy.get("encrypted") else ""))
+        return 0
+    return _fail(f"copy job {job.id} {job.status}: {job.error or 'no detail'}")
+
+
+def remote_command(settings: Settings, as_json: bool) -> int:
+    """What every target holds, newest first; exit 1 when a target could not be read."""
+    if not settings.backup_copy_urls:
+        return _fail("BACKUP_COPY_URLS is not set: there are no copies to list", EXIT_USAGE)
+    found = listings(settings)
+    if as_json:
+        json.dump([{"target": t.target, "error": t.error, "backups": [
+            {"id": b.id, "file": b.archive, "size_bytes": b.size, "encrypted": b.encrypted,
+             "complete": b.complete, "modified": iso(b.modified)} for b in t.backups]}
+            for t in found], sys.stdout, indent=2)
+        print()
+    for listing in found if not as_json else []:
+        print(f"{listing.target}: " + (f"error: {listing.error}" if listing.error else
+                                        f"{len(listing.backups)} backups"))
+        for b in listing.backups:
+            state = "complete" if b.complete else "incomplete (no manifest: not restorable)"
+            print(f"  {b.id:<24} {formatting.size(b.size):>10} "
+                  f"{'encrypted' if b.encrypted else 'plain':<9} {state}")
+    return 1 if any(t.error for t in found) else 0
+
+
+def _copies_json(settings: Settings, store: Store | None, entry: BackupEntry) -> list[Any]:
+    if store is None or not settings.backup_copy_urls:
+        return []
+    return [{"target": r.target, "status": r.status,
+             "when": iso(datetime.fromtimestamp(r.ts / 1000, UTC)), "size_bytes": r.size,
+             "encrypted": r.encrypted, "error": r.error}
+            for r in copy_records.records_of(store, entry.id)]
 
 
 def _report_drill(job: Job) -> int:
@@ -142,37 +205,52 @@ def _report(job: Job) -> int:
     return _fail(f"backup job {job.id} {job.status}: {job.error or 'no detail'}")
 
 
-def _entry_json(entry: BackupEntry) -> dict[str, Any]:
+def _entry_json(entry: BackupEntry, copies: list[Any]) -> dict[str, Any]:
     return {"id": entry.id, "file": str(entry.file), "created": iso(entry.created),
             "size_bytes": entry.size_bytes, "status": entry.status,
             "duration_s": entry.duration_s, "collections": entry.collections,
             "documents": entry.documents, "databases": databases_in(entry),
             "verified": entry.verified, "verified_at": iso(entry.verified_at),
             "reason": entry.manifest.reason if entry.manifest is not None else None,
-            "drill": entry.manifest.drill if entry.manifest is not None else None}
+            "drill": entry.manifest.drill if entry.manifest is not None else None,
+            "copies": copies}
 
 
 def list_command(settings: Settings, as_json: bool) -> int:
     """The catalogue, newest first; times in UTC, what scripts parse. The databases of an
     archive without a manifest are read from its prelude."""
     entries = list_backups(settings.backup_dir)
+    store = Store(settings.database_path) if settings.database_path.exists() else None
     if as_json:
-        json.dump([_entry_json(e) for e in entries], sys.stdout, indent=2)
+        json.dump([_entry_json(e, _copies_json(settings, store, e)) for e in entries],
+                  sys.stdout, indent=2)
         print()
         return 0
     if not entries:
         print(f"no backups in {settings.backup_dir}")
         return 0
+    copies = settings.backup_copy_urls is not None and store is not None
     print(f"{'id':<24} {'created (UTC)':<20} {'size':>10} {'duration':>9} {'colls':>5} "
-          f"{'documents':>10} {'verified':<8} {'status':<11} databases")
+          f"{'documents':>10} {'verified':<8} {'status':<11} databases"
+          + ("  copies" if copies else ""))
     for e in entries:
         duration = f"{e.duration_s:.1f} s" if e.duration_s is not None else "-"
         print(f"{e.id:<24} {e.created:%Y-%m-%d %H:%M:%S} {formatting.size(e.size_bytes):>10} "
               f"{duration:>9} {e.collections if e.collections is not None else '-':>5} "
               f"{e.documents if e.documents is not None else '-':>10} "
               f"{'yes' if e.verified else 'no':<8} {e.status:<11} "
-              f"{','.join(databases_in(e)) or '-'}")
+              f"{','.join(databases_in(e)) or '-'}"
+              + (f"  {_copies_text(settings, store, e)}" if copies and store else ""))
     return 0
+
+
+def _copies_text(settings: Settings, store: Store, entry: BackupEntry) -> str:
+    """`2/2 good`, or the targets whose copy is not: `1/2 good, sftp://... failed`."""
+    found = {r.target: r for r in copy_records.records_of(store, entry.id)}
+    wanted = [shown(url) for url in settings.backup_copy_urls or []]
+    good = sum(1 for t in wanted if t in found and found[t].good)
+    others = [f"{t} {found[t].status}" for t in wanted if t in found and not found[t].good]
+    return ", ".join([f"{good}/{len(wanted)} good", *others])
 
 
 def verify_command(settings: Settings, target: str) -> int:
@@ -213,7 +291,7 @@ def restore_command(settings: Settings, target: str, to_db: str, drop: bool,
                   f"{settings.backup_dir}", file=sys.stderr)
 
     try:
-        entry = find(settings.backup_dir, target)
+        entry = _local_or_fetched(settings, target)
         backup = SafetyBackup(settings, settings.mongo_uri.reveal(), entry.id,
                               now=lambda: datetime.now(UTC), waiting=waiting)
 
@@ -239,6 +317,21 @@ def restore_command(settings: Settings, target: str, to_db: str, drop: bool,
     return 0
 
 
+def _local_or_fetched(settings: Settings, target: str) -> BackupEntry:
+    """The backup in BACKUP_DIR, or, when it is not there and copies are set, the copy
+    fetched back into it (verified against its manifest) first."""
+    try:
+        return find(settings.backup_dir, target)
+    except NotFoundError:
+        if not settings.backup_copy_urls or time_of_id(target) is None:
+            raise
+    print(f"{target} is not in {settings.backup_dir}: fetching it from the copies",
+          file=sys.stderr)
+    path = fetch_from_targets(settings, target)
+    print(f"fetched {path.name} and checked it against its manifest", file=sys.stderr)
+    return find(settings.backup_dir, path)
+
+
 def prune_command(settings: Settings) -> int:
     try:
         removed = prune(settings.backup_dir, settings.backup_retention_days, datetime.now(UTC))
@@ -255,5 +348,5 @@ def prune_command(settings: Settings) -> int:
     return 0
 
 
-__all__ = ["list_command", "prune_command", "request_backup", "request_drill",
-           "restore_command", "verify_command"]
+__all__ = ["list_command", "prune_command", "remote_command", "request_backup",
+           "request_copy", "request_drill", "restore_command", "verify_command"]

@@ -34,6 +34,8 @@ from ops.backup.restored import RestoredCopy, is_copy, left_out, remember
 from ops.backup.retention import prune
 from ops.backup.verify import verify
 from ops.config import Settings
+from ops.copies.fetching import fetch_from_targets
+from ops.copies.run import copy_everywhere
 from ops.permissions import PRIVATE_FILE, private_dir
 from ops.redaction import clean
 from ops.storage import Job, Store
@@ -134,12 +136,12 @@ class JobRunner:
         which records it with `fail`.
         """
         handlers = {"backup": self._backup, "restore": self._restore, "verify": self._verify,
-                    "drill": self._drill}
+                    "drill": self._drill, "copy": self._copy, "fetch": self._fetch}
         handler = handlers.get(job.kind)
         try:
             if handler is None:
                 raise BackupError(f"unknown job kind {job.kind!r}")
-            if self.settings.mongo_uri is None and job.kind != "verify":
+            if self.settings.mongo_uri is None and job.kind in ("backup", "restore", "drill"):
                 raise BackupError("MONGO_URI is not set: there is no MongoDB to work with")
             result = handler(job)
         except BackupError as error:
@@ -203,6 +205,9 @@ class JobRunner:
         self._event(job, "ok", f"{manifest.file}: {manifest.documents_total} documents, "
                                f"{manifest.size_bytes} bytes, {manifest.duration_s:.1f} s")
         self._prune()
+        if self.settings.backup_copy_urls:  # off the host next, as a job of its own
+            self.store.request_job("copy", "backup", self.now_ms(), {"backup": manifest.id},
+                                   join=False)
         return manifest.to_dict()
 
     def _prune(self) -> None:
@@ -267,7 +272,7 @@ class JobRunner:
         the backup lock: no backup dumps the scratch databases, none is pruned meanwhile.
         A drill that found a difference or could not restore fails the job (the alert)."""
         assert self.settings.mongo_uri is not None
-        entry = self._drill_target(job)
+        entry = self._named_or_newest(job)
         self._event(job, "started", f"{entry.id} into scratch databases")
         lock = self._locked(job)
         try:
@@ -282,7 +287,24 @@ class JobRunner:
         self._event(job, "ok", result.summary)
         return result.to_dict()
 
-    def _drill_target(self, job: Job) -> BackupEntry:
+    def _copy(self, job: Job) -> dict[str, Any]:
+        """Copy a backup (the one named, else the newest good one) to every target."""
+        entry = self._named_or_newest(job)
+        done = copy_everywhere(self.settings, self.store, entry, self.now_ms,
+                               progress=lambda text: self.store.job_progress(
+                                   job.id, {"current": text, "updated_ts": self.now_ms()}))
+        failed = [f"{r.target}: {r.error}" for r in done if not r.good]
+        if failed:
+            raise BackupError(f"copy of {entry.id} failed at {'; '.join(failed)}")
+        return {"backup": entry.id, "copies": [asdict(r) for r in done]}
+
+    def _fetch(self, job: Job) -> dict[str, Any]:
+        """Bring a copy back from the first target holding it (the host was rebuilt)."""
+        path = fetch_from_targets(self.settings, _param(job, "backup"))
+        self._event(job, "ok", f"{path.name} fetched back and verified")
+        return {"backup": _param(job, "backup"), "file": path.name}
+
+    def _named_or_newest(self, job: Job) -> BackupEntry:
         if (job.params or {}).get("backup"):
             return find(self.settings.backup_dir, _param(job, "backup"))
         good = next((e for e in list_backups(self.settings.backup_dir) if e.good_daily), None)

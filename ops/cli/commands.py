@@ -77,8 +77,10 @@ def _drill_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _backups(settings: Settings, args: argparse.Namespace) -> int:
-    from ops.backup.commands import list_command
+    from ops.backup.commands import list_command, remote_command
 
+    if args.remote:
+        return remote_command(settings, as_json=args.json)
     return list_command(settings, as_json=args.json)
 
 
@@ -110,6 +112,21 @@ def _backup_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _backups_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the list as JSON")
+    parser.add_argument("--remote", action="store_true",
+                        help="list what each BACKUP_COPY_URLS target holds instead")
+
+
+def _copy(settings: Settings, args: argparse.Namespace) -> int:
+    from ops.backup.commands import request_copy
+
+    return request_copy(settings, args.backup, wait=args.wait)
+
+
+def _copy_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("backup", metavar="ID|FILE", nargs="?",
+                        help="the backup to copy (default: the newest good one)")
+    parser.add_argument("--wait", action="store_true",
+                        help="follow the copy to its end; exit 1 when a target failed")
 
 
 def _target_argument(parser: argparse.ArgumentParser) -> None:
@@ -180,6 +197,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("backup", "request a backup now (the collector runs it)", _backup,
             _backup_arguments),
     Command("backups", "list the backups in BACKUP_DIR", _backups, _backups_arguments),
+    Command("copy", "copy a backup to every BACKUP_COPY_URLS target now (the collector runs "
+            "it; it also does after each backup)", _copy, _copy_arguments),
     Command("drill", "restore drill (the collector runs it): restore a backup into a scratch "
             "database, compare it with the backup, drop it", _drill, _drill_arguments),
     Command("verify", "check a backup: sha256, gzip, archive structure, CRCs, documents",

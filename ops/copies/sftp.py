@@ -135,8 +135,9 @@ class SftpTarget:
         except IsADirectoryError:
             reason = "is a directory"
         except TypeError as error:  # the cryptography package: encrypted, no password
+            protected = any(w in str(error).lower() for w in ("encrypt", "password"))
             reason = ("it is protected by a passphrase; give a key without one"
-                      if "encrypt" in str(error).lower() else "not a private key")
+                      if protected else "not a private key")
         except UnknownKeyType:
             reason = "a key type paramiko does not know"
         except (ValueError, paramiko.SSHException, OSError) as error:
