@@ -11,13 +11,12 @@ import logging
 import time
 
 from ops.sources.base import Reading
-from ops.sources.containers import Container, changes, containers
+from ops.sources.containers import EVENT_SOURCE, Container, changes, containers
 from ops.storage import Store
 from ops.storage import containers as history
 
 log = logging.getLogger("collector.containers")
 
-EVENT_SOURCE = "containers"
 PRUNE_EVERY_SECONDS = 3600
 
 

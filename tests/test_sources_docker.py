@@ -60,6 +60,7 @@ def container_events(store: Store, key: str) -> list[tuple[str, str]]:
 
 def test_busy_container_cpu_and_memory_as_docker_stats(docker_engine: DockerEngine) -> None:
     docker_engine.run("busy", "--memory", "64m", command="yes > /dev/null")
+    docker_engine.run("idle")
     source = DockerSource(docker_engine.host)
     try:
         first = _one(source.probe(), "busy")
@@ -70,16 +71,17 @@ def test_busy_container_cpu_and_memory_as_docker_stats(docker_engine: DockerEngi
         inspected = docker_engine.inspect("busy")
     finally:
         source.close()
-        docker_engine.docker("rm", "-f", "busy")
-    busy = _one(reading, "busy")
+        docker_engine.docker("rm", "-f", "busy", "idle")
+    busy, idle = _one(reading, "busy"), _one(reading, "idle")
     assert reading.up and reading.took_ms < 2000
     assert busy.id == inspected["Id"] and busy.image == docker_engine.busybox_image()
     assert busy.restarts == inspected["RestartCount"] == 0
-    # `yes` keeps one core busy on a machine shared with other work: docker stats and
-    # this reading cover different seconds, so both only need to see a busy core.
-    cpu = busy.values["cpu_pct"]
-    assert cpu is not None and cpu > 20, busy.values
-    assert float(cli["CPUPerc"].rstrip("%")) > 20, cli
+    # `yes` would keep a core busy, but the machine is shared with other work: docker
+    # stats and this reading cover different seconds, so both need only see it working
+    # where the sleeping container is idle.
+    cpu, idle_cpu = busy.values["cpu_pct"], idle.values["cpu_pct"]
+    assert cpu is not None and idle_cpu is not None and cpu > 5 > idle_cpu, reading.info
+    assert float(cli["CPUPerc"].rstrip("%")) > 5, cli
     used, limit = (_bytes(part) for part in cli["MemUsage"].split("/"))
     assert busy.values["mem_limit_mb"] == 64 and limit == 64 * 1024**2 and busy.mem_limited
     mem = busy.values["mem_used_mb"]

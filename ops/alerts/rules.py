@@ -20,7 +20,9 @@ from typing import Any
 
 import yaml
 
+from ops.alerts import container_checks
 from ops.catalogue import WATCHED, check_name_problem
+from ops.sources.containers import Container
 from ops.sources.redis import hit_rate
 
 MINUTE_S = 60
@@ -56,6 +58,10 @@ class Context:
     watched_since_ts: int | None = None
     auto_backup: bool = False
     last_backup_failure: str | None = None
+    # The latest docker reading's containers, and what each did lately (restarted,
+    # oom_killed) by its key, from the container events.
+    containers: tuple[Container, ...] = ()
+    container_events: Mapping[str, frozenset[str]] = field(default_factory=dict)
     last_drill_failure: str | None = None
 
 
@@ -234,6 +240,28 @@ def _drill_said(failure: str) -> str:
     return failure if "restore drill" in failure else f"restore drill failed: {failure}"
 
 
+def _findings(verdicts: list[container_checks.Verdict]) -> list[Finding]:
+    return [Finding(v.subject, v.active, v.value, v.message) for v in verdicts]
+
+
+def container_down(rule: Rule, ctx: Context) -> list[Finding]:
+    return _findings(container_checks.down(ctx.containers, ctx.container_events))
+
+
+def container_unhealthy(rule: Rule, ctx: Context) -> list[Finding]:
+    return _findings(container_checks.unhealthy(ctx.containers))
+
+
+def container_oom_killed(rule: Rule, ctx: Context) -> list[Finding]:
+    return _findings(container_checks.oom_killed(ctx.containers, ctx.container_events))
+
+
+def container_memory(rule: Rule, ctx: Context) -> list[Finding]:
+    if rule.threshold is None:
+        return []
+    return _findings(container_checks.memory_high(ctx.containers, rule.threshold))
+
+
 DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("service_down", f"service down ({', '.join(s.noun for s in WATCHED)}, HTTP checks)",
          "critical", service_down, for_samples=3),
@@ -259,6 +287,14 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("backup_failed", "the last backup failed", "critical", backup_failed),
     Rule("backup_drill_failed", "the last restore drill failed", "critical",
          backup_drill_failed),
+    Rule("container_down", "a container exited with an error, or is restarting",
+         "critical", container_down, for_samples=2),
+    Rule("container_unhealthy", "a container's health check fails", "warning",
+         container_unhealthy, for_samples=2),
+    Rule("container_oom_killed", "a container was killed for lack of memory", "critical",
+         container_oom_killed),
+    Rule("container_memory_high", "container memory used of its limit (%)", "warning",
+         container_memory, threshold=90, for_seconds=5 * MINUTE_S),
 )
 
 CHANGEABLE = {"threshold", "for_samples", "for_seconds", "clear_samples", "min_lookups",

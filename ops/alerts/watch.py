@@ -9,14 +9,16 @@ from typing import Any
 
 import psutil
 
+from ops.alerts import container_checks
 from ops.alerts.engine import AlertEngine
 from ops.alerts.repeats import announce_repeats
 from ops.alerts.rules import Context, Rule
 from ops.backup.catalogue import list_backups
-from ops.catalogue import WATCHED
+from ops.catalogue import DOCKER, WATCHED
 from ops.clock import now_ms
 from ops.config import Settings
 from ops.sources.configured import is_configured
+from ops.sources.containers import EVENT_SOURCE, Container, containers
 from ops.storage import Store
 from ops.storage.alerts import Alert
 
@@ -54,9 +56,24 @@ def _last_failure(store: Store, kind: str) -> str | None:
     return None
 
 
+def _containers(store: Store, now_ts: int) -> tuple[tuple[Container, ...],
+                                                  dict[str, frozenset[str]]]:
+    """The latest docker reading's containers, and the restarts and OOM kills recorded
+    of each in the last 15 minutes (ops/alerts/container_checks.py)."""
+    watched = store.latest().get(DOCKER.name)
+    if watched is None or not watched.up:
+        return (), {}
+    found = tuple(containers(watched.reading.get("info")))
+    events = store.events(now_ts - container_checks.RECENT_MS, now_ts, [EVENT_SOURCE])
+    return found, {c.key: frozenset(e.kind for e in events
+                                    if (e.message or "").startswith(f"{c.key} "))
+                   for c in found}
+
+
 def context(store: Store, settings: Settings, now_ts: int, row: Mapping[str, Any],
             errors: Mapping[str, str | None]) -> Context:
     good = next((e for e in list_backups(settings.backup_dir) if e.good_daily), None)
+    found, recent = _containers(store, now_ts)
     return Context(
         now_ts=now_ts, row=row, errors=errors, configured=configured(settings),
         redis_window=_redis_window(store, now_ts) if settings.redis_url else {},
@@ -65,7 +82,8 @@ def context(store: Store, settings: Settings, now_ts: int, row: Mapping[str, Any
         watched_since_ts=store.first_event_ts("mongo"),
         auto_backup=settings.enable_auto_backup,
         last_backup_failure=_last_failure(store, "backup"),
-        last_drill_failure=_last_failure(store, "drill"))
+        last_drill_failure=_last_failure(store, "drill"),
+        containers=found, container_events=recent)
 
 
 class AlertWatch:

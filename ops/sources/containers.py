@@ -20,8 +20,8 @@ PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 NUMBER_LABEL = "com.docker.compose.container-number"
 
-# States in which a container is not doing its work.
-DOWN_STATES = ("exited", "dead", "restarting")
+# The source of the container events in the history (kind: started, stopped, ...).
+EVENT_SOURCE = "containers"
 
 
 @dataclass
@@ -42,7 +42,9 @@ class Container:
     finished_at: str | None = None
     exit_code: int | None = None
     oom_killed: bool = False
-    mem_limited: bool = False  # a memory limit was set (else the limit is the host's)
+    # The memory limit set on it (inspect's HostConfig.Memory), None when none was: the
+    # host's memory is then its limit.
+    memory_limit_mb: float | None = None
     values: dict[str, float | None] = dataclasses.field(default_factory=dict)
     error: str | None = None  # a stats or inspect call that failed for this container
 
@@ -54,6 +56,10 @@ class Container:
     @property
     def running(self) -> bool:
         return self.state == "running"
+
+    @property
+    def mem_limited(self) -> bool:
+        return self.memory_limit_mb is not None
 
     @property
     def mem_pct(self) -> float | None:

@@ -164,7 +164,7 @@ def from_inspect(data: Mapping[str, Any]) -> Container:
         restarts=int(data.get("RestartCount") or 0),
         started_at=state.get("StartedAt"), finished_at=state.get("FinishedAt"),
         exit_code=state.get("ExitCode"), oom_killed=bool(state.get("OOMKilled")),
-        mem_limited=bool((data.get("HostConfig") or {}).get("Memory")))
+        memory_limit_mb=_mb((data.get("HostConfig") or {}).get("Memory") or None))
 
 
 def _listed_only(item: Mapping[str, Any], error: str) -> Container:

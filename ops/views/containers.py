@@ -17,11 +17,9 @@ from typing import Any
 from ops import formatting
 from ops.catalogue import DOCKER
 from ops.sources.configured import how_to_watch
-from ops.sources.containers import Container, containers
+from ops.sources.containers import EVENT_SOURCE, Container, containers
 from ops.storage import Event, Latest, Store
 from ops.storage import containers as history
-
-EVENT_SOURCE = "containers"  # the events' source, as the collector records them
 
 
 @dataclass(frozen=True)
