@@ -27,10 +27,10 @@ from ops.alerts.watch import AlertWatch
 from ops.config import load_settings
 from ops.housekeeping import Retention
 from ops.sources.configured import build_sources
-from ops.storage import Heartbeat, Latest, Store, outbox
+from ops.storage import Heartbeat, Latest, Store
 from ops.storage import alerts as records
-from tests.servers import RedisServer
 from tests.receivers import HttpReceiver, Mailbox, smtp_server
+from tests.servers import RedisServer
 from tests.test_pages import app_for, now_ms, shown
 
 

@@ -72,8 +72,8 @@ def test_json_and_form_channels_get_the_message(tmp_path: Path, receiver: HttpRe
     assert outcomes(store, settings, DUE + HOUR) == []  # once
     as_form, as_json = sorted(receiver.delivered, key=lambda r: r.path)
     assert as_json.path == f"/j/{TOKEN}" and as_form.path == "/f"
-    title = "FIRING [critical] service down: cache is down: Error 111 connecting to " \
-            "127.0.0.1:6379 (since 03:11:35 UTC)"
+    title = ("FIRING [critical] service down: cache is down: Error 111 connecting to "
+             "127.0.0.1:6379 (since 03:11:35 UTC)")
     assert as_json.json()["title"] == title and as_json.json()["type"] == "failure"
     assert as_form.form()["title"] == title
     assert "Open: https://ops.example.com/alerts" in as_json.json()["message"]
@@ -88,8 +88,8 @@ def test_ntfy_receiver_gets_topic_title_and_message(tmp_path: Path,
     [request] = receiver.delivered
     body = request.json()
     assert body["topic"] == "ops-alerts"
-    assert body["title"] == "TEST ops-dashboard test message: alerts reach this channel " \
-                            "(sent 03:12:05 UTC)"
+    assert body["title"] == ("TEST ops-dashboard test message: alerts reach this channel "
+                             "(sent 03:12:05 UTC)")
 
 
 def test_slack_and_discord_webhooks_get_their_payloads(tmp_path: Path, receiver: HttpReceiver,
