@@ -21,6 +21,8 @@ import pytest
 from bson import Binary
 
 from collector.worker import JobWorker
+from ops.alerts.rules import DEFAULT_RULES
+from ops.alerts.watch import AlertWatch
 from ops.backup.catalogue import list_backups
 from ops.backup.dump import dump
 from ops.config import Settings, load_settings
@@ -29,6 +31,7 @@ from ops.copies.copier import remote_backups
 from ops.copies.run import copy_everywhere
 from ops.copies.targets import CopyError, open_target, shown
 from ops.storage import Job
+from ops.storage import alerts as alert_records
 from tests.backup_data import raw_documents, seed, unique_db
 from tests.s3_server import CREDENTIALS, S3Server
 from tests.servers import wait_until
@@ -162,6 +165,8 @@ def test_a_target_down_is_retried_with_backoff_and_the_local_backup_stays_good(
     [record] = records.records_of(worker.store, entry.id)
     assert record.status == "failed" and record.attempts == 1
     assert record.retry_ts == record.ts + 60_000
+    assert copy_alerts(settings, worker) == [
+        f"copy to {shown(s3.url(bucket))} failed: {entry.id}: {record.error}"]
     assert worker.run_pending() is None  # not before its time
     s3.start()
     s3.bucket("flaky")  # moto starts empty
@@ -170,6 +175,16 @@ def test_a_target_down_is_retried_with_backoff_and_the_local_backup_stays_good(
     assert retried is not None and retried.kind == "copy" and retried.status == "ok"
     [record] = records.records_of(worker.store, entry.id)
     assert record.status == "good" and record.error is None
+    assert copy_alerts(settings, worker) == []
+
+
+def copy_alerts(settings: Settings, worker: JobWorker) -> list[str]:
+    """What the collector's alert watch has firing for copies, after a few samples."""
+    watch = AlertWatch(worker.store, settings, DEFAULT_RULES, lambda *args: 1)
+    for _ in range(3):
+        watch.after_tick(worker.runner.now_ms(), {"mongo_up": 1}, {})
+    return [a.message for a in alert_records.firing(worker.store)
+            if a.rule == "backup_copy_failed"]
 
 
 def test_wrong_or_missing_credentials_are_one_line_without_a_secret(

@@ -63,6 +63,8 @@ class Context:
     containers: tuple[Container, ...] = ()
     container_events: Mapping[str, frozenset[str]] = field(default_factory=dict)
     last_drill_failure: str | None = None
+    # Per off-host copy target: the error of its newest copy attempt, None when it was good.
+    copy_failures: Mapping[str, str | None] = field(default_factory=dict)
 
 
 Check = Callable[["Rule", Context], list[Finding]]
@@ -240,6 +242,13 @@ def _drill_said(failure: str) -> str:
     return failure if "restore drill" in failure else f"restore drill failed: {failure}"
 
 
+def backup_copy_failed(rule: Rule, ctx: Context) -> list[Finding]:
+    """A target of BACKUP_COPY_URLS whose newest copy failed (retried with backoff)."""
+    return [Finding(target, error is not None, None,
+                    f"copy to {target} failed: {error}" if error else f"copy to {target} good")
+            for target, error in sorted(ctx.copy_failures.items())]
+
+
 def _findings(verdicts: list[container_checks.Verdict]) -> list[Finding]:
     return [Finding(v.subject, v.active, v.value, v.message) for v in verdicts]
 
@@ -287,6 +296,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("backup_failed", "the last backup failed", "critical", backup_failed),
     Rule("backup_drill_failed", "the last restore drill failed", "critical",
          backup_drill_failed),
+    Rule("backup_copy_failed", "the last copy of a backup to an off-host target failed",
+         "critical", backup_copy_failed),
     Rule("container_down", "a container exited with an error, or is restarting",
          "critical", container_down, for_samples=2),
     Rule("container_unhealthy", "a container's health check fails", "warning",

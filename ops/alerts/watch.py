@@ -17,6 +17,7 @@ from ops.backup.catalogue import list_backups
 from ops.catalogue import DOCKER, WATCHED
 from ops.clock import now_ms
 from ops.config import Settings
+from ops.copies.run import failures as copy_failures
 from ops.sources.configured import is_configured
 from ops.sources.containers import EVENT_SOURCE, Container, containers
 from ops.storage import Store
@@ -83,6 +84,7 @@ def context(store: Store, settings: Settings, now_ts: int, row: Mapping[str, Any
         auto_backup=settings.enable_auto_backup,
         last_backup_failure=_last_failure(store, "backup"),
         last_drill_failure=_last_failure(store, "drill"),
+        copy_failures=copy_failures(settings, store),
         containers=found, container_events=recent)
 
 

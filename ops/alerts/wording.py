@@ -21,7 +21,7 @@ from ops.formatting import uptime
 # Rules whose clean message states the good state ("cache is up", "last backup ok"):
 # it reads as news with "again"; the others' clean message is a figure.
 STATE_RULES = frozenset({"service_down", "backup_failed", "backup_drill_failed",
-                         "collector_silent"})
+                         "backup_copy_failed", "collector_silent"})
 GONE = "its figure or limit is gone"
 _RESOLUTION = re.compile(
     r"^(?:.+ again after |back to normal after |no longer judged after |ended after )")

@@ -123,8 +123,9 @@ def due(settings: Settings, store: Store, entry: BackupEntry, now_ms: int) -> bo
     return False
 
 
-def failures(settings: Settings, store: Store) -> dict[str, str]:
-    """Per target whose newest copy attempt failed: its error (the alert's subjects)."""
+def failures(settings: Settings, store: Store) -> dict[str, str | None]:
+    """Per configured target, the error of its newest finished copy attempt (None when it
+    was good, or none was made yet): the backup_copy_failed alert's subjects."""
     newest: dict[str, CopyRecord] = {}
     for record in records.all_records(store):
         if record.status == COPYING:
@@ -132,6 +133,9 @@ def failures(settings: Settings, store: Store) -> dict[str, str]:
         best = newest.get(record.target)
         if best is None or record.backup > best.backup:
             newest[record.target] = record
-    configured = {shown(url) for url in targets_of(settings)}
-    return {target: f"{r.backup}: {r.error or 'failed'}" for target, r in newest.items()
-            if target in configured and r.status != GOOD}
+    found: dict[str, str | None] = {}
+    for url in targets_of(settings):
+        last = newest.get(shown(url))
+        found[shown(url)] = None if last is None or last.status == GOOD else \
+            f"{last.backup}: {last.error or 'failed'}"
+    return found
