@@ -22,6 +22,8 @@ from ops.backup.requests import RECENT_SECONDS, request_backup_job
 from ops.backup.restore import check_target
 from ops.backup.restored import SCRATCH_PREFIX, forget, left_out, restored_copies
 from ops.clock import now_ms
+from ops.copies.fetching import listings
+from ops.copies.run import summary as copies_summary
 from ops.heartbeat import collector_state
 from ops.sources.configured import how_to_watch
 from ops.storage import Job
@@ -238,6 +240,7 @@ else:
         "duration": f"{e.duration_s:.1f} s" if e.duration_s is not None else "",
         "collections": e.collections, "documents": e.documents, "status": e.status,
         "verified": e.verified, "drill": drill_text(e),
+        **({"copies": copies_summary(settings, db, e.id)} if settings.backup_copy_urls else {}),
         "download": signed_link(settings, e.id),
     } for e in entries])
     st.dataframe(table, hide_index=True, width="stretch", column_config={
@@ -276,6 +279,46 @@ else:
     with st.expander("Restore a backup", icon=":material/settings_backup_restore:"):
         restore_form(ids)
 left_out_copies()
+
+
+@st.cache_data(ttl=60, show_spinner="Asking the copy targets what they hold...")
+def copies_held(urls: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Each target's listing, for a minute: listing a bucket is a request per page run."""
+    return [{"target": t.target, "error": t.error,
+             "backups": [(b.id, b.size, b.encrypted, b.complete) for b in t.backups]}
+            for t in listings(settings)]
+
+
+def copies_off_this_host() -> None:
+    """What every BACKUP_COPY_URLS target holds, and a way to bring a copy back when the
+    local file is gone (a rebuilt host): fetched, checked against its manifest, then it is
+    a backup here like any other - restorable, downloadable."""
+    st.subheader("Copies off this host")
+    here = set(by_id)
+    missing: list[str] = []
+    for held in copies_held(tuple(settings.backup_copy_urls or [])):
+        st.caption(plain(f"{held['target']}"))
+        if held["error"]:
+            st.error(plain(held["error"]), icon=":material/cloud_off:")
+            continue
+        rows = [{"backup": ident, "size": formatting.size(size),
+                 "encrypted": encrypted, "complete": complete, "here": ident in here}
+                for ident, size, encrypted, complete in held["backups"]]
+        if rows:
+            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        missing += [r["backup"] for r in rows if r["complete"] and not r["here"]]
+    if missing:
+        chosen = st.selectbox("Fetch a copy back to this host", sorted(set(missing),
+                              reverse=True), key="fetch_backup")
+        if st.button("Fetch", key="fetch_button", icon=":material/cloud_download:"):
+            request("fetch", {"backup": chosen}, join=False)
+            st.rerun()
+    st.caption("Copies are made after each backup, read back and checked before they "
+               "count; the copies column above says which targets hold a good one.")
+
+
+if settings.backup_copy_urls:
+    copies_off_this_host()
 
 events = db.events(0, now_ms(), sources=["backup"], limit=15)
 if events:

@@ -22,6 +22,7 @@ from ops.web.downloads import signed_link
 from tests.backup_data import ARABIC, client, seed, snapshot, unique_db
 from tests.browser_support import UI_TIMEOUT_MS
 from tests.dashboard_server import Dashboard
+from tests.s3_server import CREDENTIALS, S3Server
 from tests.servers import MongoStandIn
 from tests.test_pages import app_for, shown
 
@@ -253,3 +254,39 @@ def test_run_drill_from_the_page_and_read_its_result_in_the_catalogue(
     assert "Last restore drill:" in said
     [cell] = app.dataframe[0].value["drill"].tolist()
     assert cell.startswith("matched ")
+
+
+def test_a_copy_is_listed_and_fetched_back_from_the_page(
+        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], shared_mongo: Any,
+        tmp_path: Path) -> None:
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    s3 = S3Server(tmp_path / "s3")
+    s3.start()
+    try:
+        shop = unique_db("alaweal_db")
+        seed(shared_mongo.uri, shop, {"orders": [{"_id": i} for i in range(9)]})
+        url = s3.url(s3.bucket("offsite"))
+        env = {**env, "MONGO_URI": shared_mongo.uri, "BACKUP_DATABASES": shop,
+               "ENABLE_AUTO_BACKUP": "false", "BACKUP_COPY_URLS": url}
+        worker = collector_runs(env)
+        worker.store.request_job("backup", "admin", now_ms())
+        worker.run_pending()
+        copy = worker.run_pending()
+        assert copy is not None and copy.status == "ok", copy
+        [entry] = list_backups(Path(env["OPS_DATA_DIR"]) / "backups")
+        app = app_for(monkeypatch, env, "pages/backups.py")
+        assert app.dataframe[0].value["copies"].tolist() == ["1/1 good"]
+
+        entry.file.unlink()  # the local file is lost
+        Path(str(entry.file) + ".json").unlink()
+        app.run()
+        assert app.selectbox(key="fetch_backup").value == entry.id
+        app.button(key="fetch_button").click().run()
+        [job] = store_of(env).jobs("fetch")
+        assert job.params == {"backup": entry.id}
+        run_queued(env, app)
+        assert [e.id for e in list_backups(Path(env["OPS_DATA_DIR"]) / "backups")] == [entry.id]
+        assert "fetched back and verified" in shown(app).replace("\\", "")
+    finally:
+        s3.stop()

@@ -28,7 +28,7 @@ from ops.clock import now_ms
 from ops.config import Settings
 from ops.copies import records as copy_records
 from ops.copies.fetching import fetch_from_targets, listings
-from ops.copies.targets import shown
+from ops.copies.run import summary as copies_summary
 from ops.heartbeat import collector_state
 from ops.storage import Job, Store
 
@@ -240,17 +240,8 @@ def list_command(settings: Settings, as_json: bool) -> int:
               f"{e.documents if e.documents is not None else '-':>10} "
               f"{'yes' if e.verified else 'no':<8} {e.status:<11} "
               f"{','.join(databases_in(e)) or '-'}"
-              + (f"  {_copies_text(settings, store, e)}" if copies and store else ""))
+              + (f"  {copies_summary(settings, store, e.id)}" if copies and store else ""))
     return 0
-
-
-def _copies_text(settings: Settings, store: Store, entry: BackupEntry) -> str:
-    """`2/2 good`, or the targets whose copy is not: `1/2 good, sftp://... failed`."""
-    found = {r.target: r for r in copy_records.records_of(store, entry.id)}
-    wanted = [shown(url) for url in settings.backup_copy_urls or []]
-    good = sum(1 for t in wanted if t in found and found[t].good)
-    others = [f"{t} {found[t].status}" for t in wanted if t in found and not found[t].good]
-    return ", ".join([f"{good}/{len(wanted)} good", *others])
 
 
 def verify_command(settings: Settings, target: str) -> int:

@@ -139,3 +139,12 @@ def failures(settings: Settings, store: Store) -> dict[str, str | None]:
         found[shown(url)] = None if last is None or last.status == GOOD else \
             f"{last.backup}: {last.error or 'failed'}"
     return found
+
+
+def summary(settings: Settings, store: Store, backup: str) -> str:
+    """`2/2 good`, or with the targets whose copy is not: `1/2 good, sftp://... failed`."""
+    found = {r.target: r for r in records.records_of(store, backup)}
+    wanted = [shown(url) for url in targets_of(settings)]
+    good = sum(1 for t in wanted if t in found and found[t].good)
+    others = [f"{t} {found[t].status}" for t in wanted if t in found and not found[t].good]
+    return ", ".join([f"{good}/{len(wanted)} good", *others])

@@ -103,7 +103,7 @@ def describe_job(job: Job) -> str:
     if job.status == "running":
         if "waiting" in p:
             return f"{what}: {p['waiting']}"
-        if job.kind == "drill":
+        if job.kind in ("drill", "copy", "fetch"):
             return f"{what} running: {p.get('current') or 'starting'}"
         total = p.get("documents_estimated") or p.get("documents_total") or "?"
         current = f", now {p['current']}" if p.get("current") else ""
@@ -124,6 +124,11 @@ def describe_job(job: Job) -> str:
                     f"{r.get('to_db')}{safety}")
         if job.kind == "drill":
             return f"{what} finished: {r.get('summary')}"
+        if job.kind == "copy":
+            return (f"{what} finished: {r.get('backup')} copied to "
+                    f"{len(r.get('copies', []))} targets, each read back and matched")
+        if job.kind == "fetch":
+            return f"{what} finished: {r.get('file')} fetched back and verified; restore it below"
         return f"{what} finished: {r.get('backup')} is intact ({r.get('documents', 0):,} documents)"
     return f"{what} {job.status}: {job.error or 'no detail'}"
 
