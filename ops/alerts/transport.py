@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 
-import apprise
-
 from ops.alerts.channels import Channel
 from ops.alerts.messages import Message
 from ops.channel_urls import apprise_said
@@ -51,6 +49,8 @@ def _root(error: str) -> str:
 
 def send(channel: Channel, message: Message) -> None:
     """Send `message` on `channel`; raises DeliveryError when it does not go through."""
+    import apprise  # here, not at start: see ops.channel_urls
+
     with apprise_said() as said:
         plugin = apprise.Apprise.instantiate(channel.url.reveal(), suppress_exceptions=True)
         if plugin is None:
