@@ -12,6 +12,7 @@ channels does not pay its ~20 MB.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -81,8 +82,10 @@ def split_urls(text: str) -> list[str]:
     return [part.strip(" ,") for part in _SPLIT.split(text.strip()) if part.strip(" ,")]
 
 
+@functools.lru_cache(maxsize=64)
 def problem(url: str) -> str | None:
-    """Why Apprise cannot use `url` (one line, no secret), or None when it can."""
+    """Why Apprise cannot use `url` (one line, no secret), or None when it can. Cached:
+    pages read the settings on every run."""
     if "://" not in url:
         return "not a URL (scheme://...)"
     import apprise  # here: 20 MB and 0.2 s that a process without channels never pays
