@@ -40,6 +40,8 @@ def _listed(source: str) -> tuple[int, str]:
         found = catalogue.service(source)
     except KeyError:
         return 1, source
+    if found not in catalogue.WATCHED:  # the Docker engine: after the services
+        return 2 * len(catalogue.WATCHED), source
     return 2 * catalogue.WATCHED.index(found), source
 
 

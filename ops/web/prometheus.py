@@ -42,7 +42,9 @@ from ops.clock import DAY_MS
 from ops.config import Settings
 from ops.report import Snapshot, collector_fresh
 from ops.sources.configured import http_sources, watched_sources
+from ops.sources.containers import Container, containers
 from ops.storage import Store
+from ops.web import container_metrics
 
 Family = GaugeMetricFamily | CounterMetricFamily
 # Enough to count every backup job of years of daily backups.
@@ -103,9 +105,15 @@ class SnapshotCollector:
         yield from self._collector()
         for service in catalogue.SERVICES:
             yield from self._per_source(service) if service.many else self._fields(service)
+        yield from self._fields(catalogue.DOCKER)
+        yield from container_metrics.families(self._containers())
         yield from self._backups()
         yield from self._alerts()
         yield from self._availability()
+
+    def _containers(self) -> list[Container]:
+        item = self.snapshot.latest.get(catalogue.DOCKER.name)
+        return containers(item.reading.get("info")) if item is not None and item.up else []
 
     def _service_up(self) -> Metric:
         family = GaugeMetricFamily("ops_service_up", "1 when the service answered the last "

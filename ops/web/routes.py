@@ -46,6 +46,7 @@ from ops.report import Snapshot
 from ops.snapshot import read_snapshot
 from ops.storage import Store, StoreError
 from ops.watching import as_collector_watches
+from ops.web import containers_json
 from ops.web import prometheus as metrics
 
 log = logging.getLogger("ops.web.routes")
@@ -168,8 +169,10 @@ def _snapshot_now(path: Path) -> Snapshot:
     return _reading(path).snapshot
 
 
-def json_endpoint(build: Builder, public: bool = False) -> Callable[[Request], Any]:
-    """An endpoint answering `build(snapshot, settings)`, 503 unless the status is OK."""
+def json_endpoint(build: Builder, public: bool = False,
+                  own_status: bool = False) -> Callable[[Request], Any]:
+    """An endpoint answering `build(snapshot, settings)`, 503 unless the status is OK:
+    the stack's status, or with `own_status` the one in the body (see containers_json)."""
 
     async def endpoint(request: Request) -> Response:
         settings = _settings()
@@ -182,8 +185,10 @@ def json_endpoint(build: Builder, public: bool = False) -> Callable[[Request], A
             snapshot = _snapshot_now(path)
         except (sqlite3.Error, OSError, StoreError) as err:
             return _store_error(err)
-        status = report.http_status(report.overall_status(snapshot, settings))
-        return JSONResponse(build(snapshot, settings), status_code=status, headers=NO_STORE)
+        body = build(snapshot, settings)
+        status = containers_json.http_status(body) if own_status else report.http_status(
+            report.overall_status(snapshot, settings))
+        return JSONResponse(body, status_code=status, headers=NO_STORE)
 
     return endpoint
 
@@ -219,5 +224,8 @@ def routes() -> list[BaseRoute]:
         Route(f"{PREFIX}/metrics", json_endpoint(report.metrics), methods=["GET"]),
         Route(f"{PREFIX}/dashboard", json_endpoint(report.dashboard), methods=["GET"]),
         Route(f"{PREFIX}/cache/stats", json_endpoint(report.cache_stats), methods=["GET"]),
+        Route(f"{PREFIX}/containers",
+              json_endpoint(containers_json.containers_report, own_status=True),
+              methods=["GET"]),
         Route("/metrics", prometheus_endpoint, methods=["GET"]),
     ]
