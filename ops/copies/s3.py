@@ -7,7 +7,7 @@ Credentials come only from the SDK's own sources (AWS_ACCESS_KEY_ID and friends,
 files, instance or task roles); they never appear in a URL, a message or a log line. The
 endpoint can also come from AWS_ENDPOINT_URL_S3, which the SDK reads itself.
 
-Uploads hold one part (PART_BYTES) in memory. A file smaller than one part is one
+Uploads hold a few parts (PART_BYTES each) in memory. A file smaller than one part is one
 PutObject whose SHA-256 checksum the store verifies against the whole object; a larger one
 is a multipart upload whose every part carries its SHA-256, verified by the store, and is
 visible only once completed. Then the object is read back and hashed, because not every
@@ -20,6 +20,7 @@ import base64
 import contextlib
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,6 +35,7 @@ from ops.redaction import one_line
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 120
 DOWNLOAD_CHUNK = 1 << 20
+PARALLEL_PARTS = 4  # parts in flight: memory is this many parts, 32 MB
 
 
 def _b64(digest: bytes) -> str:
@@ -108,7 +110,8 @@ class S3Target:
 
 
 class S3Upload:
-    """Buffers one part; the first full part starts a multipart upload."""
+    """Buffers one part; the first full part starts a multipart upload, whose parts go up
+    PARALLEL_PARTS at a time (as `aws s3 cp` does), so memory stays a few parts."""
 
     def __init__(self, target: S3Target, name: str) -> None:
         self.target = target
@@ -118,6 +121,9 @@ class S3Upload:
         self.sha256 = hashlib.sha256()
         self.upload_id: str | None = None
         self.parts: list[dict[str, Any]] = []
+        self.sent = 0
+        self.pool: ThreadPoolExecutor | None = None
+        self.pending: list[Future[dict[str, Any]]] = []
 
     def write(self, data: bytes) -> int:
         self.buffer += data
@@ -129,22 +135,37 @@ class S3Upload:
         return len(data)
 
     def _part(self, data: bytes) -> None:
-        client = self.target.client
-        try:
-            if self.upload_id is None:
-                self.upload_id = str(client.create_multipart_upload(
+        if self.upload_id is None:
+            try:
+                self.upload_id = str(self.target.client.create_multipart_upload(
                     Bucket=self.target.bucket, Key=self.key, ChecksumAlgorithm="SHA256")[
                     "UploadId"])
-            number = len(self.parts) + 1
-            checksum = _b64(hashlib.sha256(data).digest())
-            answer = client.upload_part(
+            except (BotoCoreError, ClientError) as exc:
+                raise self.target.fail(f"uploading {self.name}", exc) from exc
+            self.pool = ThreadPoolExecutor(PARALLEL_PARTS, thread_name_prefix="s3-part")
+        assert self.pool is not None
+        self.sent += 1
+        self.pending.append(self.pool.submit(self._send, self.sent, data))
+        if len(self.pending) >= PARALLEL_PARTS:
+            self.parts.append(self.pending.pop(0).result())
+
+    def _send(self, number: int, data: bytes) -> dict[str, Any]:
+        checksum = _b64(hashlib.sha256(data).digest())
+        try:
+            answer = self.target.client.upload_part(
                 Bucket=self.target.bucket, Key=self.key, UploadId=self.upload_id,
                 PartNumber=number, Body=data, ChecksumAlgorithm="SHA256",
                 ChecksumSHA256=checksum)
         except (BotoCoreError, ClientError) as exc:
             raise self.target.fail(f"uploading {self.name}", exc) from exc
-        self.parts.append({"PartNumber": number, "ETag": answer["ETag"],
-                           "ChecksumSHA256": checksum})
+        return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
+
+    def _all_sent(self) -> None:
+        while self.pending:
+            self.parts.append(self.pending.pop(0).result())
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
 
     def commit(self, sha256_hex: str) -> None:
         if self.sha256.hexdigest() != sha256_hex:
@@ -160,6 +181,7 @@ class S3Upload:
                 if self.buffer:
                     self._part(bytes(self.buffer))
                     self.buffer.clear()
+                self._all_sent()
                 client.complete_multipart_upload(
                     Bucket=bucket, Key=self.key, UploadId=self.upload_id,
                     MultipartUpload={"Parts": self.parts})
@@ -180,6 +202,12 @@ class S3Upload:
                             "was sent (sha256); removed")
 
     def abort(self) -> None:
+        for future in self.pending:
+            future.cancel()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+        self.pending.clear()
         if self.upload_id is None:
             return
         # An unfinished upload is invisible either way; a store's lifecycle rule expires it.
