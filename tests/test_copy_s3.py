@@ -30,8 +30,10 @@ from ops.copies import records
 from ops.copies.copier import remote_backups
 from ops.copies.run import copy_everywhere
 from ops.copies.targets import CopyError, open_target, shown
+from ops.snapshot import read_snapshot
 from ops.storage import Job
 from ops.storage import alerts as alert_records
+from ops.web.prometheus import exposition, read_backup_facts
 from tests.backup_data import raw_documents, seed, unique_db
 from tests.s3_server import CREDENTIALS, S3Server
 from tests.servers import wait_until
@@ -109,6 +111,12 @@ def test_each_backup_is_copied_read_back_and_listed_with_its_copies(
     assert "ops-test-secret" not in remote.stdout + remote.stderr
     kinds = [e.kind for e in worker.store.events(0, 2**62, sources=["backup"])]
     assert "copy_ok" in kinds
+    now = worker.runner.now_ms()
+    scraped = exposition(read_snapshot(worker.store, now), settings,
+                         read_backup_facts(worker.store, settings, now)).decode()
+    [line] = [line for line in scraped.splitlines() if line.startswith(
+        f'ops_backup_copy_last_success_timestamp_seconds{{target="{shown(url)}"}} ')]
+    assert float(line.rsplit(" ", 1)[1]) == record.ts / 1000
 
 
 def env_of(settings: Settings, env: dict[str, str]) -> dict[str, str]:

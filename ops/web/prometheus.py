@@ -27,6 +27,7 @@ Metrics (all prefixed `ops_`):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,7 @@ from ops.backup.schedule import NEXT_BACKUP_KEY
 from ops.catalogue import Field, Service
 from ops.clock import DAY_MS
 from ops.config import Settings
+from ops.copies import records as copy_records
 from ops.report import Snapshot, collector_fresh
 from ops.sources.configured import http_sources, watched_sources
 from ops.sources.containers import Container, containers
@@ -61,6 +63,8 @@ class BackupFacts:
     failed_jobs: int = 0
     failures_last_24h: int = 0
     next_scheduled_ts: float | None = None
+    # Per off-host copy target (as shown, no secret): when a copy last became good.
+    copy_last_success_ts: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 def read_backup_facts(store: Store, settings: Settings, now_ts: int) -> BackupFacts:
@@ -78,6 +82,8 @@ def read_backup_facts(store: Store, settings: Settings, now_ts: int) -> BackupFa
         failed_jobs=failed,
         failures_last_24h=sum(event.kind == "backup_failed" for event in events),
         next_scheduled_ts=next_ms / 1000 if isinstance(next_ms, (int, float)) else None,
+        copy_last_success_ts={target: ms / 1000 for target, ms
+                              in copy_records.last_success_ms(store).items()},
     )
 
 
@@ -184,6 +190,12 @@ class SnapshotCollector:
                                   value=facts.failed_jobs)
         yield GaugeMetricFamily("ops_backup_failures_last_24h", "backup_failed events in the "
                                 "last 24 hours.", value=facts.failures_last_24h)
+        copies = GaugeMetricFamily("ops_backup_copy_last_success_timestamp_seconds",
+                                   "When a copy to this off-host target last was read back "
+                                   "and matched.", labels=["target"])
+        for target, ts in sorted(facts.copy_last_success_ts.items()):
+            copies.add_metric([target], ts)
+        yield copies
 
 
     def _alerts(self) -> Iterator[Metric]:
