@@ -7,6 +7,7 @@ only way in (no password, no PAM). Sessions are served by sshd's internal-sftp.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -103,10 +104,8 @@ class SftpServer:
     def kill_sessions(self) -> None:
         """Every connected client loses its connection; new ones are still accepted."""
         for process in self.sessions():
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 process.kill()
-            except psutil.NoSuchProcess:
-                pass
 
     def stop(self) -> None:
         """sshd and each session it serves (a session outlives the listener otherwise)."""
@@ -121,10 +120,8 @@ class SftpServer:
                 self.proc.kill()
                 self.proc.wait()
         for process in sessions:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 process.kill()
-            except psutil.NoSuchProcess:
-                pass
         psutil.wait_procs(sessions, timeout=10)
         self.proc = None
 

@@ -22,15 +22,17 @@ import hashlib
 import posixpath
 import secrets
 import stat
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import unquote, urlsplit
 
 import paramiko
 from paramiko.pkey import UnknownKeyType
+from paramiko.sftp import CMD_DATA, CMD_READ, CMD_STATUS, int64
 
 from ops import redaction
 from ops.config import Settings
@@ -66,9 +68,11 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, TimeoutError):
         return "timed out"
     if isinstance(error, EOFError):
-        return "connection closed by the server"
+        return " ".join(str(error).split()) or "connection closed by the server"
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
+    if type(error) is OSError and error.args:  # an SFTP status such as "Failure"
+        return " ".join(str(error.args[0]).split())
     text = redaction.clean(error, 200)
     return text or type(error).__name__
 
@@ -257,12 +261,14 @@ class SftpTarget:
             except BaseException:
                 handle.close()
                 raise
-        return self._stream(path, handle, size)
 
-    def _stream(self, path: str, handle: paramiko.SFTPFile, size: int) -> Iterator[bytes]:
+        return self._stream(sftp, path, handle, size)
+
+    def _stream(self, sftp: paramiko.SFTPClient, path: str, handle: paramiko.SFTPFile,
+                size: int) -> Iterator[bytes]:
         try:
             with self._doing(f"cannot read {path}"):
-                yield from _chunks(handle, size)
+                yield from _chunks(sftp, handle, size)
         finally:
             with self._doing(f"cannot close {path}"):
                 handle.close()
@@ -299,13 +305,14 @@ class SftpUpload:
         self._handle = handle
         self.temp = temp
         self.path = path
+        self.name = posixpath.basename(path)
         self.written = 0
         self._tail = b""  # the newest bytes, written at commit
         self._done = False
 
     def write(self, data: bytes) -> int:
         if self._done:
-            raise self._target._fail(f"cannot write {self.temp}", "the upload is finished")
+            raise self._target._fail(f"cannot write {self.name}", "the upload is finished")
         view = memoryview(data)
         if len(self._tail) + len(view) <= _REQUEST:
             self._tail += bytes(view)
@@ -329,14 +336,17 @@ class SftpUpload:
         self.abort()
         if _disk_full(error):
             raise self._target._fail(
-                f"writing {self.temp} failed: the target's disk may be full",
-                _reason(error)) from error
+                f"writing {self.name} failed: the target's disk may be full",
+                f"the server answered: {_reason(error)}") from error
+        reason = _reason(error)
+        if not _connected(self._sftp):
+            reason = f"the connection was lost: {reason}"
         self._target._drop_if_broken()
-        raise self._target._fail(f"writing {self.temp} failed", _reason(error)) from error
+        raise self._target._fail(f"writing {self.name} failed", reason) from error
 
     def commit(self, sha256_hex: str) -> None:
         if self._done:
-            raise self._target._fail(f"cannot commit {self.path}", "the upload is finished")
+            raise self._target._fail(f"cannot commit {self.name}", "the upload is finished")
         try:
             self.finish_writing()
             self.check_content(sha256_hex)
@@ -354,22 +364,22 @@ class SftpUpload:
             self._handle.close()
         except _FAILED as error:
             self._failed_writing(error)
-        with self._target._doing(f"cannot check the size of {self.temp}"):
+        with self._target._doing(f"cannot check the size of {self.name} (as {self.temp})"):
             size = self._sftp.stat(self.temp).st_size
         if size != self.written:
-            raise self._target._fail(f"{self.temp} is incomplete at the target",
+            raise self._target._fail(f"{self.name} is incomplete at the target",
                                      f"{size} bytes stored of {self.written} written")
 
     def check_content(self, sha256_hex: str) -> None:
         """The file read back from the server hashes to `sha256_hex`."""
         digest = hashlib.sha256()
-        with (self._target._doing(f"cannot read back {self.temp}"),
+        with (self._target._doing(f"cannot read back {self.name} (as {self.temp})"),
               self._sftp.open(self.temp, "rb") as handle):
-            for chunk in _chunks(handle, self.written):
+            for chunk in _chunks(self._sftp, handle, self.written):
                 digest.update(chunk)
         if digest.hexdigest() != sha256_hex.lower():
             raise self._target._fail(
-                f"{self.temp} read back does not match",
+                f"{self.name} read back does not match what was sent",
                 f"sha256 {digest.hexdigest()}, expected {sha256_hex}")
 
     def publish(self) -> None:
@@ -388,6 +398,12 @@ class SftpUpload:
         _remove_quietly(self._sftp, self.temp)
 
 
+def _connected(sftp: paramiko.SFTPClient) -> bool:
+    channel = sftp.get_channel()
+    return (channel is not None and not channel.closed
+            and channel.get_transport().is_active())
+
+
 def _remove_quietly(sftp: paramiko.SFTPClient, path: str) -> None:
     """Best effort: a connection that is gone cannot remove anything; the name left
     behind is never taken for ours."""
@@ -395,15 +411,51 @@ def _remove_quietly(sftp: paramiko.SFTPClient, path: str) -> None:
         sftp.remove(path)
 
 
-def _chunks(handle: paramiko.SFTPFile, size: int) -> Iterator[bytes]:
-    """The file's bytes up to `size` in chunks of about 1 MiB, read ahead in at most
-    _READ_AHEAD requests, so memory stays the same whatever the file's size."""
-    handle.prefetch(size, max_concurrent_requests=_READ_AHEAD)
+class _EarlyAnswers:
+    """Where paramiko puts an answer that arrives before the one being waited for."""
+
+    def __init__(self) -> None:
+        self.answers: dict[int, tuple[int, Any]] = {}
+
+    def _async_response(self, kind: int, message: Any, number: int) -> None:
+        self.answers[number] = (kind, message)
+
+
+def _chunks(sftp: paramiko.SFTPClient, handle: paramiko.SFTPFile,
+            size: int) -> Iterator[bytes]:
+    """The file's first `size` bytes in chunks of about 1 MiB, with _READ_AHEAD read
+    requests in flight, so memory stays the same whatever the file's size.
+
+    paramiko's own prefetch is not used: with a bound on requests in flight it can end
+    early (when every answer so far was taken before its thread sent the next request),
+    after which each answer still coming is kept in memory unread (the whole file)."""
+    client: Any = sftp  # paramiko's request and answer calls (typed stubs lack them)
+    early = _EarlyAnswers()
+    in_flight: deque[tuple[int, int, int]] = deque()  # request number, offset, length
+    asked = 0
     buffer = bytearray()
-    while True:
-        data = handle.read(_REQUEST)
-        if not data:
-            break
+    while asked < size or in_flight:
+        while asked < size and len(in_flight) < _READ_AHEAD:
+            length = min(_REQUEST, size - asked)
+            number = client._async_request(early, CMD_READ, handle.handle, int64(asked),
+                                           length)
+            in_flight.append((number, asked, length))
+            asked += length
+        number, offset, length = in_flight.popleft()
+        if number in early.answers:
+            kind, message = early.answers.pop(number)
+            if kind == CMD_STATUS:
+                client._convert_status(message)
+        else:
+            kind, message = client._read_response(number)
+        if kind != CMD_DATA:
+            raise paramiko.SFTPError(f"expected data at byte {offset}")
+        data: bytes = message.get_string()
+        if 0 < len(data) < length:  # a short read: ask for the rest in turn
+            handle.seek(offset + len(data))
+            data += handle.read(length - len(data))
+        if len(data) != length:
+            raise EOFError(f"the file ended at byte {offset + len(data)} of {size}")
         buffer += data
         if len(buffer) >= _YIELD_BYTES:
             yield bytes(buffer)
