@@ -263,7 +263,7 @@ def test_the_drill_command_follows_a_drill_run_by_the_collector(
         result = run_ops(environ, "drill", "--wait")
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines()[-1].startswith(
-            f"drill ok: {made.id} restored and matched: 1 databases, 2 collections, "
+            f"drill ok: {made.id} restored and matched: 1 database, 2 collections, "
             "150 documents")
     finally:
         collector.send_signal(signal.SIGTERM)

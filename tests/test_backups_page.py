@@ -250,7 +250,7 @@ def test_run_drill_from_the_page_and_read_its_result_in_the_catalogue(
     run_queued(env, app)
 
     said = shown(app).replace("\\", "")  # the page shows the texts inert (plain)
-    assert "restored and matched: 1 databases, 1 collections, 12 documents" in said
+    assert "restored and matched: 1 database, 1 collection, 12 documents" in said
     assert "Last restore drill:" in said
     [cell] = app.dataframe[0].value["drill"].tolist()
     assert cell.startswith("matched ")

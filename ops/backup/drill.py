@@ -69,9 +69,10 @@ class Drill:
     def summary(self) -> str:
         """One line for the job, the event, the page and the alert."""
         if self.ok:
-            return (f"{self.backup} restored and matched: {len(self.databases)} databases, "
-                    f"{self.collections} collections, {self.documents} documents "
-                    f"({self.duration_s:.1f} s)")
+            return (f"{self.backup} restored and matched: "
+                    f"{_count(len(self.databases), 'database')}, "
+                    f"{_count(self.collections, 'collection')}, "
+                    f"{_count(self.documents, 'document')} ({self.duration_s:.1f} s)")
         more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
         return f"{self.backup} failed its restore drill: {self.problems[0]}{more}"
 
@@ -81,6 +82,10 @@ class Drill:
         data["ok"] = self.ok
         data["summary"] = self.summary
         return data
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def add_document(digest: int, raw: bytes | memoryview) -> int:

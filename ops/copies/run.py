@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from ops import formatting
 from ops.backup.catalogue import BackupEntry
 from ops.config import Settings
 from ops.copies import records
@@ -80,7 +81,7 @@ def _copy_one(settings: Settings, store: Store, entry: BackupEntry, target: Targ
                         copied.sha256, copied.encrypted, checked_ts=now_ms())
     records.save(store, record)
     store.record_event(now_ms(), EVENT_SOURCE, "copy_ok",
-                       f"{entry.id} to {target.shown}: {copied.size} bytes"
+                       f"{entry.id} to {target.shown}: {formatting.size(copied.size)}"
                        + (", encrypted" if copied.encrypted else "") + ", read back and matched")
     _prune(settings, store, target, now_ms)
     return record

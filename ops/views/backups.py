@@ -64,13 +64,13 @@ def option_label(entry: BackupEntry) -> str:
 
 
 def drill_text(entry: BackupEntry) -> str:
-    """The catalogue's drill column: `matched 2026-12-06 03:20` or `failed ...`, empty
+    """The catalogue's drill column: `matched 2026-12-06` or `failed 2026-12-06`, empty
     when the backup was never drilled."""
     drill = entry.manifest.drill if entry.manifest is not None else None
     if not drill:
         return ""
-    at = parse_iso(drill.get("at"))
-    when = formatting.clock(int(at.timestamp() * 1000)) if at else "?"
+    at = parse_iso(drill.get("at"))  # the day is enough in a column; the events say more
+    when = formatting.local(int(at.timestamp() * 1000)).strftime("%Y-%m-%d") if at else "?"
     return f"matched {when}" if drill.get("ok") else f"failed {when}"
 
 
