@@ -202,6 +202,22 @@ def test_only_our_files_are_listed_fetched_or_deleted(shared_server: SftpServer,
     target.close()
 
 
+def test_target_path_that_is_a_file(shared_server: SftpServer, tmp_path: Path) -> None:
+    occupied = tmp_path / "copies"
+    occupied.write_text("a file where the directory should be")
+    target = target_for(shared_server, occupied)
+    for _ in range(2):  # the second call tries again, it does not skip the check
+        with pytest.raises(CopyError) as caught:
+            target.upload(NAME)
+        assert f"cannot create the directory {occupied} (not a directory)" in one_line(
+            caught, target)
+    assert occupied.read_text() == "a file where the directory should be"
+    occupied.unlink()
+    upload(target, NAME, b"now there is room")
+    assert (occupied / NAME).read_bytes() == b"now there is room"
+    target.close()
+
+
 def test_unknown_host_key_is_refused(shared_server: SftpServer, tmp_path: Path) -> None:
     directory = tmp_path / "copies"
     empty = tmp_path / "known_hosts"

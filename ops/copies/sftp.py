@@ -148,6 +148,8 @@ class SftpTarget:
             # Never the parser's words: some quote the bytes they could not read.
             reason = "not a private key" if not isinstance(error, OSError) else (
                 error.strerror or type(error).__name__)
+        # No cause chained: a parser's message may quote bytes of the key, and the cause
+        # is logged with the traceback.
         raise self._fail(f"cannot read the SSH key file {path}", reason)
 
     def _connect(self) -> paramiko.SFTPClient:
@@ -182,25 +184,30 @@ class SftpTarget:
                 f"host key of {hostname} is not in {where}: refused",
                 f"it offers {error.key.get_name()} {error.key.fingerprint}; after checking "
                 f"that fingerprint: ssh-keyscan -p {self._port} {self._host} >> {known}",
-            ) from None
+            ) from error
         except paramiko.BadHostKeyException as error:
             client.close()
             raise self._fail(
                 f"host key of {hostname} does not match the one in {known}: refused",
                 f"it offers {error.key.get_name()} {error.key.fingerprint}; the host was "
                 f"rebuilt, or someone is in between",
-            ) from None
+            ) from error
         except paramiko.AuthenticationException as error:
             client.close()
             raise self._fail(f"login as {self._user} with the key {self._key_file} refused",
-                             _reason(error)) from None
+                             _reason(error)) from error
         except _FAILED as error:
             client.close()
             raise self._fail(f"cannot connect to {self._host}:{self._port}",
                              _reason(error)) from error
-        self._client, self._sftp = client, sftp
+        self._client = client
         with self._doing(f"cannot create the directory {self.directory}"):
-            self._make_directory(sftp, self.directory)
+            try:
+                self._make_directory(sftp, self.directory)
+            except BaseException:
+                self.close()
+                raise
+        self._sftp = sftp
         return sftp
 
     def _make_directory(self, sftp: paramiko.SFTPClient, directory: str) -> None:
