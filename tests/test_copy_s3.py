@@ -1,4 +1,5 @@
-"""Backups that survive the host: copies to a real S3 API (moto's server on 127.0.0.1),
+"""Backups that survive the host: copies to a real S3 API (moto's server on 127.0.0.1)
+and a real sshd,
 made by the collector's job worker after each backup, read back before they count, kept
 per target for BACKUP_COPY_RETENTION_DAYS, retried with backoff when the target is down,
 found and copied again when damaged at the target, fetched back and restored when the
@@ -37,6 +38,7 @@ from ops.web.prometheus import exposition, read_backup_facts
 from tests.backup_data import raw_documents, seed, unique_db
 from tests.s3_server import CREDENTIALS, S3Server
 from tests.servers import wait_until
+from tests.sftp_server import SftpServer
 from tests.test_backup_jobs import start_collector
 from tests.test_cli import run_ops
 
@@ -337,3 +339,30 @@ def test_a_collector_killed_mid_copy_lists_no_good_copy_and_resumes(
         collector.send_signal(signal.SIGTERM)
         assert collector.wait(30) == 0
     assert objects(s3, bucket)[entry.file.name] == entry.file.read_bytes()
+
+
+def test_copies_go_to_s3_and_sftp_and_the_sftp_one_restores_when_all_else_is_lost(
+        s3: S3Server, shared_mongo: Any, env: dict[str, str], tmp_path: Path) -> None:
+    db = shop(shared_mongo.uri, documents=25, blob=500)
+    with SftpServer(tmp_path / "sshd") as sftp:
+        both = f"{s3.url(s3.bucket('two'))},{sftp.url(str(tmp_path / 'vault'))}"
+        keys = {"BACKUP_COPY_SSH_KEY_FILE": str(sftp.key_file),
+                "BACKUP_COPY_KNOWN_HOSTS_FILE": str(sftp.known_hosts)}
+        settings = settings_for(env, shared_mongo.uri, both, BACKUP_DATABASES=db, **keys)
+        _, copy = backup_now(JobWorker(settings))
+        assert copy.status == "ok", copy.error
+        [entry] = list_backups(settings.backup_dir)
+        assert sorted(p.name for p in (tmp_path / "vault").iterdir()) == [
+            entry.file.name, entry.file.name + ".json"]
+        assert (tmp_path / "vault" / entry.file.name).read_bytes() == entry.file.read_bytes()
+        listed = run_ops({**environ(env_of(settings, env)), **keys}, "backups")
+        assert "2/2 good" in listed.stdout
+
+        shutil.rmtree(settings.backup_dir)
+        s3.stop()  # the bucket is gone too: the sftp copy is the last one
+        target = unique_db("from_sftp")
+        result = run_ops({**environ(env_of(settings, env)), **keys}, "restore", entry.id,
+                         "--to-db", target)
+    assert result.returncode == 0, result.stderr
+    assert raw_documents(shared_mongo.uri, target, "orders") == \
+        raw_documents(shared_mongo.uri, db, "orders")
