@@ -1,9 +1,9 @@
 """Backups that survive the host: copies to a real S3 API (moto's server on 127.0.0.1)
 and a real sshd, made by the collector's job worker after each backup, read back before
-they count, kept
-per target for BACKUP_COPY_RETENTION_DAYS, retried with backoff when the target is down,
-found and copied again when damaged at the target, fetched back and restored when the
-local file is gone - plain and age-encrypted (decrypted by Debian's `age` too)."""
+they count, kept per target for BACKUP_COPY_RETENTION_DAYS, retried with backoff when the
+target is down, found and copied again when damaged at the target, fetched back and
+restored when the local file is gone - plain and age-encrypted (decrypted by Debian's
+`age` too)."""
 
 from __future__ import annotations
 
