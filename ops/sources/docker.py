@@ -42,7 +42,10 @@ LOCAL_SOCKET = Path("/var/run/docker.sock")
 # The Engine API version asked for: 1.41 (Docker 20.10) has one-shot stats, and newer
 # engines still answer it.
 API_VERSION = "1.41"
-WORKERS = 8
+# Calls at once. A one-shot stats call waits for the engine's next round (once a second),
+# so every container needs its own thread for all of them to fit in one round; threads
+# are started as needed, up to this.
+WORKERS = 64
 _ERRORS = (docker.errors.DockerException, requests.RequestException, OSError, ValueError)
 
 
