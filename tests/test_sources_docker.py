@@ -14,6 +14,7 @@ from collector.loop import Collector, Tick
 from ops.clock import now_ms
 from ops.config import load_settings
 from ops.housekeeping import Retention
+from ops.sources import docker_stats
 from ops.sources.base import Reading
 from ops.sources.configured import build_sources
 from ops.sources.containers import Container, containers
@@ -202,3 +203,24 @@ def test_collector_restart_compares_with_the_stored_reading(env: dict[str, str],
     events = container_events(store, "steady")
     assert [kind for kind, _ in events] == ["stopped"], events
     assert events[0][1].startswith("steady is exited with exit code"), events
+
+
+def test_docker_stats_arithmetic_on_both_cgroup_versions() -> None:
+    """The CLI's formulas on the Engine API's documents: cgroup v1 names the inactive file
+    cache total_inactive_file, v2 inactive_file (this machine runs v1, so v2's document
+    is written out as the engine sends it)."""
+    v1 = {"memory_stats": {"usage": 10_000, "limit": 50_000,
+                           "stats": {"total_inactive_file": 4_000, "inactive_file": 1}}}
+    v2 = {"memory_stats": {"usage": 10_000, "limit": 50_000, "stats": {"inactive_file": 3_000}}}
+    assert docker_stats.memory_used(v1) == 6_000 and docker_stats.memory_used(v2) == 7_000
+    assert docker_stats.memory_used({"memory_stats": {}}) is None, "not running"
+    before = {"cpu_stats": {"cpu_usage": {"total_usage": 1_000}, "system_cpu_usage": 100_000,
+                            "online_cpus": 4}}
+    after = {"cpu_stats": {"cpu_usage": {"total_usage": 6_000}, "system_cpu_usage": 120_000,
+                           "online_cpus": 4}}
+    assert docker_stats.cpu_percent(None, after) is None, "unknown on a first reading"
+    # (5000 / 20000) x 4 CPUs x 100 = 100 %: one core's worth, as docker stats says.
+    assert docker_stats.cpu_percent(docker_stats.totals(before), after) == 100.0
+    older = {"cpu_stats": {"cpu_usage": {"total_usage": 6_000, "percpu_usage": [1, 2]},
+                           "system_cpu_usage": 120_000}}
+    assert docker_stats.online_cpus(older) == 2, "per-CPU list where online_cpus is missing"
