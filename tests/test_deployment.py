@@ -50,9 +50,9 @@ SECRET_LOOKING = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL|_URI$|
 COMPOSE_VARIABLES = {
     "OPS_DASHBOARD_PORT": ("8501", "Host port of the dashboard; published on 127.0.0.1 only."),
     "TZ": ("UTC", "Time zone of the ops containers (log times; BACKUP_TIMEZONE if unset)."),
-    "DOCKER_GID": ("999", "Group owning /var/run/docker.sock on the host (getent group "
-                   "docker), given to the collector so it can read the containers; see the "
-                   "README: the socket is root-equivalent."),
+    "DOCKER_GID": ("999", ("Group owning /var/run/docker.sock on the host (getent group "
+                           "docker), given to the collector so it can read the containers; "
+                           "see the README: the socket is root-equivalent.")),
 }
 PYTHON_PROBE = "import sys, venv; print('%d.%d' % sys.version_info[:2]); print(sys.base_prefix)"
 # What docker-compose.yml gives a setting instead of `${NAME:-the program's default}`.
