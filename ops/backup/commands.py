@@ -70,26 +70,20 @@ def request_drill(settings: Settings, target: str | None, wait: bool) -> int:
     good backup when the drill runs). A drill of the newest joins one already queued."""
     if settings.mongo_uri is None:
         return _fail("MONGO_URI is not set: there is no MongoDB to restore into", EXIT_USAGE)
-    params: dict[str, Any] = {}
-    if target is not None:
-        try:
-            params["backup"] = find(settings.backup_dir, target).id
-        except BackupError as error:
-            return _fail(str(error), EXIT_USAGE)
-    store = Store(settings.database_path)
-    job, created = store.request_job("drill", "cli", now_ms(), params, join=not params)
-    print(f"drill job {job.id} {'queued' if created else 'already ' + job.status + ': joined'}")
-    collector = collector_state(store, settings, now_ms())
-    if not collector.running:
-        message = f"{collector.message}; {_when_it_runs(job)}"
-        return _fail(message) if wait else (print(f"warning: {message}", file=sys.stderr) or 0)
-    return _wait_for(store, settings, job, _report_drill) if wait else 0
+    return _request_job(settings, "drill", target, wait, _report_drill)
 
 
 def request_copy(settings: Settings, target: str | None, wait: bool) -> int:
     """Ask the collector to copy `target` (None: the newest good backup) off the host."""
     if not settings.backup_copy_urls:
         return _fail("BACKUP_COPY_URLS is not set: there is nowhere to copy to", EXIT_USAGE)
+    return _request_job(settings, "copy", target, wait, _report_copy)
+
+
+def _request_job(settings: Settings, kind: str, target: str | None, wait: bool,
+                 report: Callable[[Job], int]) -> int:
+    """Queue a `kind` job about backup `target` (None: the newest good one, joining one
+    already queued), say so, and with `wait` follow it to its end."""
     params: dict[str, Any] = {}
     if target is not None:
         try:
@@ -97,13 +91,13 @@ def request_copy(settings: Settings, target: str | None, wait: bool) -> int:
         except BackupError as error:
             return _fail(str(error), EXIT_USAGE)
     store = Store(settings.database_path)
-    job, created = store.request_job("copy", "cli", now_ms(), params, join=not params)
-    print(f"copy job {job.id} {'queued' if created else 'already ' + job.status + ': joined'}")
+    job, created = store.request_job(kind, "cli", now_ms(), params, join=not params)
+    print(f"{kind} job {job.id} {'queued' if created else 'already ' + job.status + ': joined'}")
     collector = collector_state(store, settings, now_ms())
     if not collector.running:
         message = f"{collector.message}; {_when_it_runs(job)}"
         return _fail(message) if wait else (print(f"warning: {message}", file=sys.stderr) or 0)
-    return _wait_for(store, settings, job, _report_copy) if wait else 0
+    return _wait_for(store, settings, job, report) if wait else 0
 
 
 def _report_copy(job: Job) -> int:

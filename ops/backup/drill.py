@@ -21,8 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +32,7 @@ from pymongo.errors import PyMongoError
 
 from ops.backup.archive import Document, open_archive
 from ops.backup.catalogue import BackupEntry
-from ops.backup.dump import SERVER_SELECTION_TIMEOUT_MS, SOCKET_TIMEOUT_MS
+from ops.backup.dump import client_for
 from ops.backup.errors import BackupError, one_line, scrub
 from ops.backup.manifest import Manifest, iso, load_manifest_for, manifest_path, write_manifest
 from ops.backup.restore import RestoreProgress, restore
@@ -166,7 +165,7 @@ def run_drill(entry: BackupEntry, uri: str, *, now: Callable[[], datetime],
                    databases=list(dict.fromkeys(c.db for c in manifest.collections)))
     tell = progress or (lambda _text: None)
     try:
-        with _client(uri) as client:
+        with client_for(uri, "drill") as client:
             drop_scratch(client)  # left by a drill that was killed
             tell(f"reading {entry.file.name}")
             archive = archive_contents(entry.file)
@@ -214,18 +213,6 @@ def drop_scratch(client: MongoClient[Any]) -> list[str]:
         client.drop_database(name)
         log.warning("dropped %s, left by an interrupted restore drill", name)
     return left
-
-
-@contextmanager
-def _client(uri: str) -> Iterator[MongoClient[Any]]:
-    client: MongoClient[Any] = MongoClient(
-        uri, serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
-        connectTimeoutMS=SERVER_SELECTION_TIMEOUT_MS, socketTimeoutMS=SOCKET_TIMEOUT_MS,
-        appname="ops-dashboard drill")
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def _restore_progress(tell: Callable[[str], None],

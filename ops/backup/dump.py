@@ -213,7 +213,7 @@ def _dump_to(uri: str, partial: Path, final: Path, databases: list[str] | None,
              gzip_level: int, started: datetime, clock: float,
              progress: Callable[[DumpProgress], None] | None,
              leave_out: frozenset[str]) -> Manifest:
-    with _client(uri) as client:
+    with client_for(uri) as client:
         server_version, plan = _plan(client, databases, leave_out)
         log.info("backup %s started: %d collections from %s", final.name, len(plan),
                  redact_uri(uri))
@@ -263,11 +263,12 @@ def _fsync_dir(directory: Path) -> None:
 
 
 @contextmanager
-def _client(uri: str) -> Iterator[MongoClient[Any]]:
+def client_for(uri: str, task: str = "backup") -> Iterator[MongoClient[Any]]:
+    """A client with the timeouts every backup task uses, closed at the end."""
     client: MongoClient[Any] = MongoClient(
         uri, serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
         connectTimeoutMS=SERVER_SELECTION_TIMEOUT_MS, socketTimeoutMS=SOCKET_TIMEOUT_MS,
-        appname="ops-dashboard backup")
+        appname=f"ops-dashboard {task}")
     try:
         yield client
     finally:
