@@ -58,11 +58,7 @@ def request_backup(settings: Settings, wait: bool, requested_by: str = "cli",
               "--again takes another")
         return _report(job) if wait else 0
     print(f"backup job {job.id} {'queued' if created else 'already ' + job.status + ': joined'}")
-    collector = collector_state(store, settings, now_ms())
-    if not collector.running:
-        message = f"{collector.message}; {_when_it_runs(job)}"
-        return _fail(message) if wait else (print(f"warning: {message}", file=sys.stderr) or 0)
-    return _wait_for(store, settings, job, _report) if wait else 0
+    return _follow(store, settings, job, wait, _report)
 
 
 def request_drill(settings: Settings, target: str | None, wait: bool) -> int:
@@ -93,6 +89,13 @@ def _request_job(settings: Settings, kind: str, target: str | None, wait: bool,
     store = Store(settings.database_path)
     job, created = store.request_job(kind, "cli", now_ms(), params, join=not params)
     print(f"{kind} job {job.id} {'queued' if created else 'already ' + job.status + ': joined'}")
+    return _follow(store, settings, job, wait, report)
+
+
+def _follow(store: Store, settings: Settings, job: Job, wait: bool,
+            report: Callable[[Job], int]) -> int:
+    """With `wait`, follow the queued job to its end; without a running collector, say
+    what becomes of the job (exit 1 when waiting, a warning otherwise)."""
     collector = collector_state(store, settings, now_ms())
     if not collector.running:
         message = f"{collector.message}; {_when_it_runs(job)}"
