@@ -46,6 +46,8 @@ def judge(store: Store, settings: Settings, now_ts: int,
     if beat is None:
         return None
     fresh = heartbeat_fresh(beat, now_ts)
+    if fresh == ((RULE, SUBJECT) not in records.open_alerts(store)):
+        return None  # nothing to change: no write lock taken, every second
     with store.transaction():
         alert = records.open_alerts(store).get((RULE, SUBJECT))
         if not fresh and alert is None:
