@@ -19,6 +19,7 @@ from ops.web.downloads import routes as download_routes
 from ops.web.guard import Guard, api_not_found
 from ops.web.login import routes as login_routes
 from ops.web.routes import routes as api_routes
+from ops.web.stopping import exit_zero_on_sigterm
 from pages.common import (
     banners,
     close_sidebar_on_phones,
@@ -36,6 +37,8 @@ app = st.App("streamlit_app.py", middleware=[Middleware(Guard)], routes=[
           methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
 ])
 
+if __name__ != "__main__":
+    exit_zero_on_sigterm()  # docker stop ends the dashboard with status 0
 if __name__ != "__main__":  # the server, not a page run: collector_silent, and sending
     watch_the_collector()  # alerts from this process too (ops.alerts.watcher)
 
