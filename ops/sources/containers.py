@@ -12,8 +12,10 @@ untrusted: it is stored and shown as plain text, never as markup.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -57,6 +59,11 @@ class Container:
     def running(self) -> bool:
         return self.state == "running"
 
+    def running_seconds(self, now_ts: int) -> float | None:
+        """Seconds since a running container started; None when it is not running."""
+        started = _instant(self.started_at or "") if self.running else None
+        return None if started is None else max(0.0, now_ts / 1000 - started.timestamp())
+
     @property
     def mem_limited(self) -> bool:
         return self.memory_limit_mb is not None
@@ -65,6 +72,16 @@ class Container:
     def mem_pct(self) -> float | None:
         used, limit = self.values.get("mem_used_mb"), self.values.get("mem_limit_mb")
         return None if used is None or not limit else used / limit * 100
+
+
+def _instant(text: str) -> datetime | None:
+    """The engine's RFC 3339 time (nanoseconds, `Z`) as a datetime; None when unset
+    (the engine writes 0001-01-01 for never)."""
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", text)
+    if match is None or match[1].startswith("0001-"):
+        return None
+    zone = "+00:00" if match[3] == "Z" else match[3]
+    return datetime.fromisoformat(f"{match[1]}{(match[2] or '')[:7]}{zone}")
 
 
 def key_of(name: str, labels: Mapping[str, str]) -> str:

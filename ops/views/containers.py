@@ -9,9 +9,7 @@ the Docker engine only while it watches one (the dashboard may not see the socke
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from ops import formatting
@@ -46,21 +44,6 @@ def read(store: Store) -> Watch:
     return watch(store.latest().get(DOCKER.name))
 
 
-def _instant(text: str) -> datetime | None:
-    """The engine's RFC 3339 time (nanoseconds, `Z`) as a datetime; None when unset."""
-    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", text)
-    if match is None or match[1].startswith("0001-"):
-        return None
-    zone = "+00:00" if match[3] == "Z" else match[3]
-    return datetime.fromisoformat(f"{match[1]}{(match[2] or '')[:7]}{zone}")
-
-
-def started_seconds(container: Container, now_ts: int) -> float | None:
-    """Seconds since a running container started; None when not running."""
-    started = _instant(container.started_at or "") if container.running else None
-    return None if started is None else max(0.0, now_ts / 1000 - started.timestamp())
-
-
 def memory_text(container: Container) -> str:
     """`74.7 MB / 1.5 GB`, as docker stats puts it; the limit is the host's when none
     was set (marked)."""
@@ -92,7 +75,7 @@ def table(found: list[Container], now_ts: int) -> list[dict[str, Any]]:
         "CPU %": formatting.percent(c.values.get("cpu_pct")) if c.running else "-",
         "memory / limit": memory_text(c),
         "memory %": formatting.percent(c.mem_pct) if c.mem_pct is not None else "-",
-        "uptime": formatting.uptime(started_seconds(c, now_ts)) if c.running else "-",
+        "uptime": formatting.uptime(c.running_seconds(now_ts)) if c.running else "-",
         "pids": c.values.get("pids"),
         "note": c.error or (c.health_output if c.health == "unhealthy" else "") or "",
     } for c in found]
