@@ -2,7 +2,10 @@
 #   default                  the dashboard (Streamlit, JSON endpoints, /metrics) on port 8501
 #   python -m collector      the collector (samples into SQLite, runs the backups)
 # Settings come from the environment at run time (see .env.example); none is baked in.
-FROM python:3.11-slim
+# BASE_IMAGE: any Debian-based image with Python 3.11 and venv (the tests build on one made
+# by mmdebstrap, as no registry is reachable there); default the official one.
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 
 # tzdata: TZ=Area/City gives local times in logs; Python also ships its own copy.
 RUN apt-get update \
@@ -15,9 +18,15 @@ RUN groupadd --system --gid 10001 ops \
 
 WORKDIR /app
 
-# Dependencies in their own layer: rebuilt only when requirements.txt changes.
-COPY requirements.txt ./
-RUN pip install --no-cache-dir --disable-pip-version-check -r requirements.txt
+# Dependencies in their own layer: rebuilt only when the lock changes. Exact versions
+# with hashes (requirements.lock, compiled from requirements.txt), so every build installs
+# the same files. In a virtual environment, so Debian's Python (which refuses pip
+# installs into itself) serves as well as the official image's.
+COPY requirements.txt requirements.lock ./
+RUN python3 -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes \
+       -r requirements.lock
+ENV PATH=/opt/venv/bin:$PATH
 
 # The source, owned by root and read-only for the ops user (.dockerignore keeps out
 # .env, data, virtual environments, caches and tests).

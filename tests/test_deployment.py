@@ -96,6 +96,13 @@ def instructions_of(keyword: str) -> list[str]:
     return [i.args for i in dockerfile_instructions() if i.keyword == keyword]
 
 
+def dockerfile_base() -> str:
+    """The image FROM names, `${BASE_IMAGE}` read as the ARG's default."""
+    (base,) = instructions_of("FROM")[:1]
+    args = dict(a.partition("=")[::2] for a in instructions_of("ARG"))
+    return re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], base)
+
+
 def exec_form(args: str) -> list[str]:
     """A JSON exec-form command (signals reach the process; no shell in between)."""
     argv = json.loads(args)
@@ -345,10 +352,10 @@ def test_dockerfile_layers_and_settings() -> None:
     def first(pattern: str) -> int:
         return next(n for n, step in enumerate(steps) if re.search(pattern, step))
 
-    assert re.fullmatch(r"FROM python:3\.11-slim\S*", steps[0])
+    assert re.fullmatch(r"python:3\.11-slim\S*", dockerfile_base())
     # requirements.txt alone first, so the dependency layer is rebuilt only when it changes
     assert first(r"^COPY (--\S+ )*requirements\.txt ") < first(r"^RUN .*pip install .*-r "
-                                                               r"requirements\.txt") \
+                                                               r"requirements\.(txt|lock)") \
         < first(r"^COPY (--\S+ )*\. ")
     assert dockerfile_workdir() == "/app"
     env = dockerfile_env()
@@ -527,7 +534,7 @@ def _pip_install(venv: Path, requirements: Path) -> None:
 
 def _build(base: Path) -> ImageEnvironment:
     """Replay FROM (the Python version), COPY, the pip RUN, ENV, VOLUME and the user."""
-    version = re.fullmatch(r"python:(\d+\.\d+)\S*", instructions_of("FROM")[0])
+    version = re.fullmatch(r"python:(\d+\.\d+)\S*", dockerfile_base())
     assert version, "FROM is not an official python image"
     venv, rootfs, workdir = base / "venv", base / "rootfs", dockerfile_workdir()
     subprocess.run([image_python(version[1]), "-m", "venv", str(venv)], check=True)
@@ -536,9 +543,9 @@ def _build(base: Path) -> ImageEnvironment:
             words = [w for w in shlex.split(step.args) if not w.startswith("--")]
             dest = _in_rootfs(rootfs, words[-1], workdir)
             _copy(words[:-1], dest, words[-1].endswith("/") or words[-1] in (".", "./"))
-        elif step.keyword == "RUN" and re.search(r"pip install .*-r requirements\.txt",
-                                                 step.args):
-            _pip_install(venv, _in_rootfs(rootfs, "requirements.txt", workdir))
+        elif step.keyword == "RUN" and (found := re.search(
+                r"pip install .*-r (requirements\.(txt|lock))", step.args)):
+            _pip_install(venv, _in_rootfs(rootfs, found[1], workdir))
     env = {k: str(_in_rootfs(rootfs, v, workdir)) if v.startswith(workdir) else v
            for k, v in dockerfile_env().items()}
     home = rootfs / "home" / "ops"
