@@ -294,6 +294,14 @@ def copies_off_this_host() -> None:
     local file is gone (a rebuilt host): fetched, checked against its manifest, then it is
     a backup here like any other - restorable, downloadable."""
     st.subheader("Copies off this host")
+    if not st.session_state.get("list_copies"):
+        st.caption("Copies are made after each backup, read back and checked before they "
+                   "count; the copies column above says which targets hold a good one.")
+        if st.button("List what the targets hold", key="list_copies_button",
+                     icon=":material/cloud:"):
+            st.session_state["list_copies"] = True  # a target down can take seconds
+            st.rerun()
+        return
     here = set(by_id)
     missing: list[str] = []
     for held in copies_held(tuple(settings.backup_copy_urls or [])):
@@ -313,8 +321,6 @@ def copies_off_this_host() -> None:
         if st.button("Fetch", key="fetch_button", icon=":material/cloud_download:"):
             request("fetch", {"backup": chosen}, join=False)
             st.rerun()
-    st.caption("Copies are made after each backup, read back and checked before they "
-               "count; the copies column above says which targets hold a good one.")
 
 
 if settings.backup_copy_urls:

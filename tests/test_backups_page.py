@@ -281,6 +281,8 @@ def test_a_copy_is_listed_and_fetched_back_from_the_page(
         entry.file.unlink()  # the local file is lost
         Path(str(entry.file) + ".json").unlink()
         app.run()
+        app.button(key="list_copies_button").click().run()
+        app.run()
         assert app.selectbox(key="fetch_backup").value == entry.id
         app.button(key="fetch_button").click().run()
         [job] = store_of(env).jobs("fetch")
