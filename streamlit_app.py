@@ -59,7 +59,6 @@ if __name__ == "__main__":
         st.Page("pages/cache.py", title="Cache", icon=":material/bolt:"),
         st.Page("pages/database.py", title="Database", icon=":material/database:"),
         st.Page("pages/containers.py", title="Containers", icon=":material/deployed_code:"),
-        st.Page("pages/containers.py", title="Containers", icon=":material/deployed_code:"),
         st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
     ], position="sidebar" if logged_in(settings) else "hidden")
     if require_login(settings):
