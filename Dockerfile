@@ -32,10 +32,13 @@ ENV PATH=/opt/venv/bin:$PATH
 # .env, data, virtual environments, caches and tests).
 COPY . .
 
+# MALLOC_ARENA_MAX: the dashboard runs each page run on a thread of its own; with glibc's
+# default arenas its memory kept growing, with 2 it levels off (BENCHMARKS.md).
 ENV OPS_DATA_DIR=/app/data \
     BACKUP_DIR=/app/backups \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    MALLOC_ARENA_MAX=2
 
 # ops.sqlite3 and .download-key live in /app/data, the backups in /app/backups. A named
 # volume mounted there starts with this ownership, so the ops user can write to it.

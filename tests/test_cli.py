@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from ops.backup.dump import dump
@@ -193,3 +194,21 @@ def test_a_second_collector_on_the_same_data_directory_stops_naming_the_first(
     pid_file = Path(env["OPS_DATA_DIR"]) / "collector.pid"
     assert pid_file.stat().st_mode & 0o077 == 0, "private to the service's user"
     assert samples >= 1
+
+
+def test_ops_up_gives_the_dashboard_two_malloc_arenas(env: dict[str, str],
+                                                       tmp_path: Path) -> None:
+    """The dashboard's memory levelled off only with glibc's arenas limited (BENCHMARKS.md,
+    Dashboard memory over hours): `ops up` sets it unless the admin did."""
+    from tests.browser_support import OpsUp
+
+    up = OpsUp(env, tmp_path / "up.log")
+    try:
+        up.wait_healthy()
+        children = psutil.Process(up.proc.pid).children(recursive=True)
+        [dashboard] = [p for p in children if "streamlit" in " ".join(p.cmdline())]
+        assert dashboard.environ().get("MALLOC_ARENA_MAX") == "2"
+        [collector] = [p for p in children if "collector" in " ".join(p.cmdline())]
+        assert "MALLOC_ARENA_MAX" not in collector.environ()
+    finally:
+        assert up.stop() == 0
