@@ -26,10 +26,6 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
-import docker
-import docker.errors
-import requests
-
 from ops.catalogue import DOCKER_FIELDS
 from ops.redaction import one_line
 from ops.sources import docker_stats
@@ -46,7 +42,14 @@ API_VERSION = "1.41"
 # so every container needs its own thread for all of them to fit in one round; threads
 # are started as needed, up to this.
 WORKERS = 64
-_ERRORS = (docker.errors.DockerException, requests.RequestException, OSError, ValueError)
+
+
+def _errors() -> tuple[type[Exception], ...]:
+    """What a call to the engine raises when it fails (not a bug)."""
+    import docker.errors
+    import requests
+
+    return (docker.errors.DockerException, requests.RequestException, OSError, ValueError)
 
 
 def target(docker_host: str | None, local: Path = LOCAL_SOCKET) -> str | None:
@@ -71,6 +74,11 @@ class DockerSource:
         by then is shown with what the list said and an error, the others in full."""
         self.base_url = base_url
         self.timeout_s = timeout_s
+        # Imported here, not at the top: the SDK (with requests) costs about 40 MB and half a
+        # second, which every process importing the sources paid without an engine to watch.
+        import docker
+
+        self._errors = _errors()
         self._api = docker.APIClient(base_url=base_url, version=API_VERSION,
                                      timeout=max(1, math.ceil(timeout_s)),
                                      max_pool_size=WORKERS)
@@ -81,7 +89,7 @@ class DockerSource:
         started = time.perf_counter()
         try:
             listed = self._api.containers(all=True)
-        except _ERRORS as err:
+        except self._errors as err:
             return Reading.down(self.name, f"the Docker engine at {self.base_url} cannot be "
                                 f"reached: {one_line(err)}", elapsed_ms(started))
         found = self._read_all(listed, started)
@@ -108,7 +116,7 @@ class DockerSource:
         """Inspect and stats of one container; a failed call leaves what the list said."""
         try:
             inspected = self._api.inspect_container(item["Id"])
-        except _ERRORS as err:
+        except self._errors as err:
             return _listed_only(item, one_line(err))
         container = from_inspect(inspected)
         if not container.running:
@@ -116,7 +124,7 @@ class DockerSource:
             return container
         try:
             stats = self._api.stats(container.id, stream=False, one_shot=True)
-        except _ERRORS as err:
+        except self._errors as err:
             container.error = one_line(err)
             return container
         container.values = self._values(container.id, stats)
