@@ -24,6 +24,9 @@ from typing import Any
 from tests.servers import wait_until
 
 IMAGE = "ops-test-busybox:1"
+# A shell that doubles a string until the memory limit stops it: the shell itself (the
+# container's main process) grows, so the OOM killer ends the container.
+HUNGRY = 'sleep 1; a=x; while :; do a="$a$a"; done'
 BUSYBOX = Path(shutil.which("busybox") or "/bin/busybox")
 
 

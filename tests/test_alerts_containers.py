@@ -13,7 +13,7 @@ from ops.alerts.watch import AlertWatch
 from ops.config import Settings, load_settings
 from ops.storage import Store
 from ops.storage import alerts as records
-from tests.docker_engine import DockerEngine
+from tests.docker_engine import HUNGRY, DockerEngine
 from tests.test_sources_docker import make_collector
 
 
@@ -52,7 +52,7 @@ def test_oom_restart_loop_unhealthy_and_memory_fire(env: dict[str, str], tmp_pat
         judge(collector, watch, 1)
         docker_engine.run("hungry", "--memory", "16m", "--memory-swap", "16m",
                           labels={**labels, "com.docker.compose.service": "hungry"},
-                          command="sleep 1; a=$(head -c 200000000 /dev/zero | tr '\\0' x)")
+                          command=HUNGRY)
         docker_engine.run("looping", "--restart", "always", command="sleep 0.3; exit 3",
                           labels={**labels, "com.docker.compose.service": "looping"})
         docker_engine.run("sick", "--health-cmd", "echo db unreachable; exit 1",
@@ -60,7 +60,7 @@ def test_oom_restart_loop_unhealthy_and_memory_fire(env: dict[str, str], tmp_pat
                           labels={**labels, "com.docker.compose.service": "sick"})
         docker_engine.run("small", "--memory", "16m",
                           labels={**labels, "com.docker.compose.service": "small"})
-        docker_engine.wait_for("hungry", "OOM-killed", lambda d: d["State"]["OOMKilled"])
+        docker_engine.wait_for("hungry", "OOM-killed", lambda d: d["State"]["OOMKilled"], 120)
         docker_engine.wait_for("sick", "unhealthy",
                                lambda d: d["State"]["Health"]["Status"] == "unhealthy")
         docker_engine.wait_for("looping", "restarted", lambda d: d["RestartCount"] >= 1)

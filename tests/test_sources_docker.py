@@ -21,7 +21,7 @@ from ops.sources.containers import Container, containers
 from ops.sources.docker import DockerSource, target
 from ops.storage import Store
 from ops.storage import containers as history
-from tests.docker_engine import DockerEngine
+from tests.docker_engine import HUNGRY, DockerEngine
 
 UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "kB": 1000, "MB": 1000**2}
 
@@ -93,7 +93,7 @@ def test_busy_container_cpu_and_memory_as_docker_stats(docker_engine: DockerEngi
 
 def test_oom_killed_container_is_read_from_inspect(docker_engine: DockerEngine) -> None:
     docker_engine.run("hungry", "--memory", "16m", "--memory-swap", "16m",
-                      command="sleep 1; a=$(head -c 200000000 /dev/zero | tr '\\0' x)")
+                      command=HUNGRY)
     inspected = docker_engine.wait_for("hungry", "exited", lambda d: d["State"]["Status"]
                                        == "exited")
     source = DockerSource(docker_engine.host)
