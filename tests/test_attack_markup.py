@@ -23,6 +23,7 @@ from ops.storage.rows import Heartbeat, Latest
 from pages.common import WORD_JOINER
 from tests.browser_support import new_page
 from tests.dashboard_server import Dashboard
+from tests.servers import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -104,8 +105,10 @@ def test_service_texts_show_as_typed_and_fetch_nothing(browser: Browser, tmp_pat
             page.goto(f"http://127.0.0.1:{server.port}{path}")
             expect(page.get_by_text("click", exact=False).first).to_be_visible()
             page.wait_for_load_state("networkidle")
-            for name in names:  # the whole text, every character as typed
-                assert texts[name] in visible_text(page), (path, name)
+            for name in names:  # the whole text, every character as typed (the page's
+                # live panels render after the banner, so wait for the text to appear)
+                wait_until(lambda name=name: texts[name] in visible_text(page),
+                           f"{path}: {name}'s text as typed", 60)
             expect(page.locator(f'a[href*="{bait.host}"]')).to_have_count(0)
             expect(page.locator(f'img[src*="{bait.host}"]')).to_have_count(0)
             expect(page.locator("b", has_text="bold")).to_have_count(0)
