@@ -47,7 +47,7 @@ def test_new_file_is_wal_with_all_migrations(tmp_path: Path) -> None:
     assert store.migrations_applied() == ["m001_samples_and_events",
                                           "m002_heartbeat_and_latest", "m003_jobs_and_state",
                                           "m004_rollup_tiers", "m005_alerts_and_notifications",
-                                          "m006_five_minute_tier"]
+                                          "m006_five_minute_tier", "m007_silences"]
     assert store.auto_vacuum() == 2, "incremental"
 
 

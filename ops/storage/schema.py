@@ -111,9 +111,24 @@ def m007_silences(db: Database) -> None:
         db.execute("ALTER TABLE notifications ADD COLUMN note TEXT")
 
 
+MIGRATE_ATTEMPTS = 3
+
+
 def migrate(conn: sqlite3.Connection) -> None:
-    """Apply the migrations this file has not had yet, each in its own transaction."""
-    migrations.apply(Database(conn))
+    """Apply the migrations this file has not had yet, each in its own transaction.
+
+    Two processes opening a new file at once (`ops up` starts the collector and the
+    dashboard together) can both run a migration; each is idempotent, and the one that
+    records it second gets a UNIQUE error: it looks again and finds it applied."""
+    for attempt in range(MIGRATE_ATTEMPTS):
+        try:
+            migrations.apply(Database(conn))
+            return
+        except sqlite3.IntegrityError:
+            if conn.in_transaction:
+                conn.rollback()
+            if attempt == MIGRATE_ATTEMPTS - 1:
+                raise
 
 
 def refuse_foreign(path: Path) -> None:
