@@ -110,20 +110,15 @@ class SftpTarget:
     @contextmanager
     def _doing(self, what: str) -> Iterator[None]:
         """Turns every SSH, SFTP or socket failure inside into CopyError naming `what`;
-        a connection that broke is dropped, so the next call connects again."""
+        the connection is dropped, so the next call connects again (a killed session
+        can fail a call before its transport notices it is gone)."""
         try:
             yield
         except CopyError:
             raise
         except _FAILED as error:
-            self._drop_if_broken()
-            raise self._fail(what, _reason(error)) from error
-
-    def _drop_if_broken(self) -> None:
-        client = self._client
-        transport = client.get_transport() if client is not None else None
-        if transport is None or not transport.is_active():
             self.close()
+            raise self._fail(what, _reason(error)) from error
 
     def _key(self) -> paramiko.PKey:
         if self._key_file is None:
@@ -348,7 +343,7 @@ class SftpUpload:
         reason = _reason(error)
         if not _connected(self._sftp):
             reason = f"the connection was lost: {reason}"
-        self._target._drop_if_broken()
+        self._target.close()  # the next call connects again, whatever state this one is in
         raise self._target._fail(f"writing {self.name} failed", reason) from error
 
     def commit(self, sha256_hex: str) -> None:
