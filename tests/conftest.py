@@ -23,6 +23,17 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(autouse=True)
+def remembered_secrets_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secrets one test's settings made the process remember (a webhook's path, a
+    channel's token) are masked in every text after it: each test starts with the run's
+    own, as each process of the product starts with its own settings."""
+    from ops import redaction
+
+    monkeypatch.setattr(redaction, "_known", set(redaction._known))
+    monkeypatch.setattr(redaction, "_spellings", redaction._spellings)
+
+
+@pytest.fixture(autouse=True)
 def process_umask_restored() -> Iterator[None]:
     """Commands run inside the test process (the CLI's and the collector's main, the
     dashboard's script) set umask 077 for the process, as they must; later tests create
@@ -129,9 +140,10 @@ def mounted_tmpfs(mount_point: Path, options: str) -> Iterator[Path]:
 
 
 def fill_up(directory: Path) -> Path:
-    """A file that takes every free byte of the disk under `directory`."""
+    """A file that takes every free byte of the disk under `directory` (unbuffered: a
+    buffer left over would fail again when the file is closed)."""
     filler = directory / "filler"
-    with open(filler, "wb") as out:
+    with open(filler, "wb", buffering=0) as out:
         try:
             while True:
                 out.write(b"\0" * 65536)
