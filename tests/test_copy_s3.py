@@ -28,7 +28,7 @@ from ops.backup.catalogue import list_backups
 from ops.backup.dump import dump
 from ops.config import Settings, load_settings
 from ops.copies import records
-from ops.copies.copier import remote_backups
+from ops.copies.copier import fetch, remote_backups
 from ops.copies.run import copy_everywhere
 from ops.copies.targets import CopyError, open_target, shown
 from ops.snapshot import read_snapshot
@@ -366,3 +366,22 @@ def test_copies_go_to_s3_and_sftp_and_the_sftp_one_restores_when_all_else_is_los
     assert result.returncode == 0, result.stderr
     assert raw_documents(shared_mongo.uri, target, "orders") == \
         raw_documents(shared_mongo.uri, db, "orders")
+
+
+def test_fetch_takes_backup_ids_only_and_leaves_another_fetch_alone(
+        s3: S3Server, shared_mongo: Any, env: dict[str, str]) -> None:
+    db = shop(shared_mongo.uri, documents=3)
+    settings = settings_for(env, shared_mongo.uri, s3.url(s3.bucket("fetching")),
+                            BACKUP_DATABASES=db)
+    backup_now(JobWorker(settings))
+    [entry] = list_backups(settings.backup_dir)
+    target = open_target(s3.url("fetching"), settings)
+    with pytest.raises(CopyError, match="is not a backup id"):
+        fetch(target, "../../etc/passwd", settings.backup_dir, None)
+    shutil.rmtree(settings.backup_dir)
+    settings.backup_dir.mkdir(mode=0o700)
+    partial = settings.backup_dir / (entry.file.name + ".partial")
+    partial.write_bytes(b"another fetch is writing this")
+    with pytest.raises(CopyError, match="cannot create"):
+        fetch(target, entry.id, settings.backup_dir, None)
+    assert partial.read_bytes() == b"another fetch is writing this"

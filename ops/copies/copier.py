@@ -171,6 +171,8 @@ def fetch(target: Target, ident: str, backup_dir: Path,
     """Bring copy `ident` back into `backup_dir` as a local backup: written to a partial
     file (decrypted when it is encrypted), checked against its manifest's sha256, then given
     its final name beside its manifest. Returns the archive's path."""
+    if time_of_id(ident) is None:  # a name of ours, never a path
+        raise CopyError(f"{ident!r} is not a backup id (mongo-20261127T030000Z)")
     remote = next((b for b in remote_backups(target) if b.id == ident and b.complete), None)
     if remote is None or remote.archive is None:
         raise CopyError(f"{target.shown} holds no complete copy of {ident}")
@@ -185,9 +187,13 @@ def fetch(target: Target, ident: str, backup_dir: Path,
     keys = identities(identity_file) if remote.encrypted else None
     private_dir(backup_dir)
     partial = partial_path(final)
-    try:
+    try:  # O_EXCL: a partial file of this name is another fetch's, never removed here
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
                      PRIVATE_FILE)
+    except OSError as exc:
+        raise CopyError(f"cannot create {partial} to fetch {ident} into: "
+                        f"{exc.strerror or exc}") from exc
+    try:
         with os.fdopen(fd, "wb") as out:
             sink = _HashingSink(out)
             chunks = target.download(remote.archive)
