@@ -49,6 +49,17 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float = 120) ->
     raise AssertionError(f"timed out waiting for {what} ({timeout} s)")
 
 
+def terminate(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL after 10 s, when the process still runs."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class _Process:
     """A server process that can be stopped and restarted on the same port."""
 
@@ -68,13 +79,8 @@ class _Process:
         wait_for_port(self.port)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            terminate(self.proc)
         self.proc = None
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.servers import free_port, wait_for_port
+from tests.servers import free_port, terminate, wait_for_port
 
 SSHD = Path("/usr/sbin/sshd")
 
@@ -112,13 +112,7 @@ class SftpServer:
         if self.proc is None:
             return
         sessions = self.sessions()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         for process in sessions:
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.kill()

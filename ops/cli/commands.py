@@ -69,11 +69,15 @@ def _drill(settings: Settings, args: argparse.Namespace) -> int:
     return request_drill(settings, args.backup, wait=args.wait)
 
 
-def _drill_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("backup", metavar="ID|FILE", nargs="?",
-                        help="the backup to drill (default: the newest good one)")
-    parser.add_argument("--wait", action="store_true",
-                        help="follow the drill to its end; exit 1 when it fails")
+def _job_arguments(verb: str, failing: str) -> Callable[[argparse.ArgumentParser], None]:
+    """The arguments of a job the collector runs about one backup: drill, copy."""
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("backup", metavar="ID|FILE", nargs="?",
+                            help=f"the backup to {verb} (default: the newest good one)")
+        parser.add_argument("--wait", action="store_true",
+                            help=f"follow the {verb} to its end; exit 1 when {failing}")
+
+    return arguments
 
 
 def _backups(settings: Settings, args: argparse.Namespace) -> int:
@@ -122,11 +126,6 @@ def _copy(settings: Settings, args: argparse.Namespace) -> int:
     return request_copy(settings, args.backup, wait=args.wait)
 
 
-def _copy_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("backup", metavar="ID|FILE", nargs="?",
-                        help="the backup to copy (default: the newest good one)")
-    parser.add_argument("--wait", action="store_true",
-                        help="follow the copy to its end; exit 1 when a target failed")
 
 
 def _target_argument(parser: argparse.ArgumentParser) -> None:
@@ -198,9 +197,11 @@ COMMANDS: tuple[Command, ...] = (
             _backup_arguments),
     Command("backups", "list the backups in BACKUP_DIR", _backups, _backups_arguments),
     Command("copy", "copy a backup to every BACKUP_COPY_URLS target now (the collector runs "
-            "it; it also does after each backup)", _copy, _copy_arguments),
+            "it; it also does after each backup)", _copy,
+            _job_arguments("copy", "a target failed")),
     Command("drill", "restore drill (the collector runs it): restore a backup into a scratch "
-            "database, compare it with the backup, drop it", _drill, _drill_arguments),
+            "database, compare it with the backup, drop it", _drill,
+            _job_arguments("drill", "it fails")),
     Command("verify", "check a backup: sha256, gzip, archive structure, CRCs, documents",
             _verify, _target_argument),
     Command("restore", "restore one database of a backup into --to-db", _restore,
