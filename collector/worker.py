@@ -53,8 +53,7 @@ class JobWorker:
         self.pid = os.getpid()
         self.hostname = socket.gethostname()
         self.next_backup: datetime | None = None
-        self.next_drill_check: datetime | None = None
-        self.next_copy_check: datetime | None = None
+        self.next_look: dict[str, datetime] = {}  # per once-a-minute check: drill, copy
 
     # --- start-up ---
 
@@ -171,16 +170,22 @@ class JobWorker:
             log.info("%s job %d %s", job.kind, job.id, finished.status)
         return finished
 
+    def _time_to_look(self, what: str, now: datetime) -> bool:
+        """Once a minute per check; a clock stepped back does not put the next look off."""
+        due = self.next_look.get(what)
+        if due is not None and due > now >= due - DRILL_CHECK_EVERY:
+            return False
+        self.next_look[what] = now + DRILL_CHECK_EVERY
+        return True
+
     def _drill_if_due(self) -> None:
         """Queue the scheduled restore drill (BACKUP_DRILL) of the newest good backup once
         its period has passed since the last one was queued; looked at once a minute."""
         if self.settings.backup_drill == "off" or self.settings.mongo_uri is None:
             return
         now = self.clock()
-        if self.next_drill_check is not None and self.next_drill_check > now >= \
-                self.next_drill_check - DRILL_CHECK_EVERY:
+        if not self._time_to_look("drill", now):
             return
-        self.next_drill_check = now + DRILL_CHECK_EVERY
         queued_ms = self.store.state(DRILL_QUEUED_KEY)
         last = datetime.fromtimestamp(queued_ms / 1000, UTC) if queued_ms else None
         if not drill_due(now, self.settings.backup_drill, last):
@@ -199,10 +204,8 @@ class JobWorker:
         if not self.settings.backup_copy_urls:
             return
         now = self.clock()
-        if self.next_copy_check is not None and self.next_copy_check > now >= \
-                self.next_copy_check - DRILL_CHECK_EVERY:
+        if not self._time_to_look("copy", now):
             return
-        self.next_copy_check = now + DRILL_CHECK_EVERY
         newest = next((e for e in list_backups(self.settings.backup_dir) if e.good_daily), None)
         if newest is not None and copies_due(self.settings, self.store, newest,
                                              self.runner.now_ms()):
