@@ -31,6 +31,8 @@ ENV PATH=/opt/venv/bin:$PATH
 # The source, owned by root and read-only for the ops user (.dockerignore keeps out
 # .env, data, virtual environments, caches and tests).
 COPY . .
+# The translations gettext reads, compiled from the catalogs in the source.
+RUN python -m ops.i18n.build compile
 
 # MALLOC_ARENA_MAX: the dashboard runs each page run on a thread of its own; with glibc's
 # default arenas its memory kept growing, with 2 it levels off (BENCHMARKS.md).

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from streamlit.runtime.pages_manager import PagesManager
 
 from ops.alerts.watcher import start_in_background as watch_the_collector
+from ops.i18n import _
 from ops.permissions import keep_private
 from ops.startup import setup_logging
 from ops.web.downloads import routes as download_routes
@@ -20,6 +21,7 @@ from ops.web.guard import Guard, api_not_found
 from ops.web.login import routes as login_routes
 from ops.web.routes import routes as api_routes
 from ops.web.stopping import exit_zero_on_sigterm
+from pages import language
 from pages.common import (
     banners,
     close_sidebar_on_phones,
@@ -48,20 +50,24 @@ if __name__ != "__main__":  # the server, not a page run: collector_silent, and 
 PagesManager.uses_pages_directory = False
 
 if __name__ == "__main__":
-    st.set_page_config(page_title="Ops dashboard", page_icon=":material/monitor_heart:",
-                       layout="wide")
     settings = settings_or_stop()
+    language.start(settings)
+    st.set_page_config(page_title=_("Ops dashboard"), page_icon=":material/monitor_heart:",
+                       layout="wide")
     navigation = st.navigation([
-        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:",
+        st.Page("pages/overview.py", title=_("Overview"), icon=":material/dashboard:",
                 default=True),
-        st.Page("pages/history.py", title="History", icon=":material/show_chart:"),
-        st.Page("pages/backups.py", title="Backups", icon=":material/backup:"),
-        st.Page("pages/cache.py", title="Cache", icon=":material/bolt:"),
-        st.Page("pages/database.py", title="Database", icon=":material/database:"),
-        st.Page("pages/containers.py", title="Containers", icon=":material/deployed_code:"),
-        st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
+        st.Page("pages/history.py", title=_("History"), icon=":material/show_chart:"),
+        st.Page("pages/backups.py", title=_("Backups"), icon=":material/backup:"),
+        st.Page("pages/cache.py", title=_("Cache"), icon=":material/bolt:"),
+        st.Page("pages/database.py", title=_("Database"), icon=":material/database:"),
+        st.Page("pages/containers.py", title=_("Containers"),
+                icon=":material/deployed_code:"),
+        st.Page("pages/alerts.py", title=_("Alerts"), icon=":material/notifications:"),
     ], position="sidebar" if logged_in(settings) else "hidden")
+    language.lay_out()
     if require_login(settings):
+        language.switch()
         close_sidebar_on_phones()
         banners(settings)
         navigation.run()

@@ -357,6 +357,12 @@ SETTINGS: tuple[Setting, ...] = (
             _timezone),
     Setting("OPS_DISPLAY_TIMEZONE", None, "IANA time zone of the times the pages and the "
             "History CSV show; default TZ, else UTC.", _timezone),
+    Setting("OPS_LANGUAGE", "en", "Language of the pages (each user may switch in the "
+            "sidebar) and of alert notifications: en (English) or ar (Arabic, right to "
+            "left). JSON, /metrics, logs and commands stay English.", _choice("en", "ar")),
+    Setting("OPS_DIGITS", "western", "Digits of numbers on Arabic pages: western (0-9, the "
+            "norm in technical UIs) or eastern (Arabic-Indic).",
+            _choice("western", "eastern")),
     Setting("BACKUP_RETENTION_DAYS", "7", "Backups older than this are deleted; the newest "
             "good backup never is.", _int_range(1, 3650, "days")),
     Setting("BACKUP_GZIP_LEVEL", "6", "gzip level of backups, 1 (fast) to 9 (small).",
@@ -430,6 +436,8 @@ class Settings:
     backup_time: time
     backup_timezone: ZoneInfo
     ops_display_timezone: ZoneInfo
+    ops_language: str
+    ops_digits: str
     backup_retention_days: int
     backup_gzip_level: int
     backup_drill: str

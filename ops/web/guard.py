@@ -12,7 +12,8 @@ server was started (`python -m ops up`, `streamlit run`, the Docker image):
   some other way.
 - The JSON endpoints, /metrics and download links keep their own checks (token, signed
   link); /_stcore/health stays open for container health checks, and Streamlit's static
-  scripts and styles (the same for every install) for the login's way out. An unknown
+  scripts and styles (the same for every install) for the login's way out, and the
+  shipped fonts. An unknown
   /api/ path is a JSON 404, not the app's HTML.
 - Every answer says: not in a frame, no type sniffing, no referrer to other sites; and not to be
   cached, except Streamlit's content-hashed static files.
@@ -40,7 +41,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 OPEN_PATHS = frozenset({"/login", "/logout", "/_stcore/health", "/metrics"})
 CACHEABLE_PREFIX = "/static/"  # Streamlit's own scripts and styles: no data in them
-OPEN_PREFIXES = ("/api/", CACHEABLE_PREFIX)
+FONTS_PREFIX = "/app/static/fonts/"  # the shipped Arabic font, for the login form too
+OPEN_PREFIXES = ("/api/", CACHEABLE_PREFIX, FONTS_PREFIX)
 SECURITY_HEADERS = (
     (b"x-frame-options", b"DENY"),
     (b"content-security-policy", b"frame-ancestors 'none'"),
