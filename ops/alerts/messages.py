@@ -12,7 +12,9 @@ not ten). One-line headlines:
     TEST ops-dashboard test message: alerts reach this channel (sent 03:12:05 UTC)
 
 Everything is built from the stored payload (ops.alerts.notify.alert_payload), cleaned of
-secrets before it is sent.
+secrets before it is sent, in the language the caller speaks (OPS_LANGUAGE, see
+ops.alerts.notify): an alert's stored English message is told again in it
+(ops.alerts.shown), with figures, names and errors as left-to-right islands.
 """
 
 from __future__ import annotations
@@ -23,12 +25,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ops.alerts import shown
 from ops.alerts.wording import ended_text, is_resolution
-from ops.formatting import uptime
+from ops.formatting import figure, uptime
+from ops.i18n import N_, _, ltr, ngettext
 from ops.redaction import one_line
 
 TITLE_MAX = 150
 DIGEST_LINES = 30
+TEST_TEXT = N_("ops-dashboard test message: alerts reach this channel")
+# How a digest's title counts each event.
+COUNTED = {"firing": N_("{count} firing"), "resolved": N_("{count} resolved"),
+           "repeat": N_("{count} still firing")}
 
 
 @dataclass(frozen=True)
@@ -71,31 +79,52 @@ def _event(payload: Mapping[str, Any]) -> str:
     return "repeat" if event.startswith("repeat-") else event
 
 
+def _rule(payload: Mapping[str, Any]) -> str:
+    """The rule's name as told (`service down`)."""
+    rule = payload.get("rule")
+    if isinstance(rule, str) and rule in shown.RULE_NAMES:
+        return shown.rule_name(rule)
+    return ltr(one_line(rule or _("alert")).replace("_", " "))
+
+
 def title(payload: Mapping[str, Any]) -> str:
     """`cache down`, or `disk full (host)` when the subject is not in the rule's name."""
     rule = one_line(payload.get("rule") or "alert").replace("_", " ")
     subject = one_line(payload.get("subject") or "")
     if subject and subject.lower() not in rule.lower():
-        return f"{rule} ({subject})"
-    return rule
+        return _("{rule} ({subject})").format(rule=_rule(payload),
+                                              subject=shown.subject(subject))
+    return _rule(payload)
 
 
-def message_text(payload: Mapping[str, Any]) -> str:
-    """The message as told, on one line: for a resolution, what recovered and after how
-    long; a resolved message queued by an older version (its firing text) says so."""
+def _english_text(payload: Mapping[str, Any]) -> str:
+    """The message on one line as stored (English), or the resolution's wording."""
     message = one_line(payload.get("message") or "")
     if payload.get("event") != "resolved" or is_resolution(message):
         return message
     return ended_text(lasted_s(payload), message or None)
 
 
+def message_text(payload: Mapping[str, Any]) -> str:
+    """The message as told, on one line: for a resolution, what recovered and after how
+    long; a resolved message queued by an older version (its firing text) says so."""
+    return shown.message_text(_english_text(payload))
+
+
 def _short_title(payload: Mapping[str, Any]) -> str:
     """The title, leaving the subject out when the message already names it."""
-    rule = one_line(payload.get("rule") or "alert").replace("_", " ")
     subject = one_line(payload.get("subject") or "")
-    if subject and subject.lower() in message_text(payload).lower():
-        return rule
+    if subject and subject.lower() in shown.bare(_english_text(payload)).lower():
+        return _rule(payload)
     return title(payload)
+
+
+def _test_text(payload: Mapping[str, Any]) -> str:
+    """A test message and when it was sent."""
+    said = one_line(payload.get("message") or "test message")
+    told = _(TEST_TEXT) if said == TEST_TEXT else ltr(said)
+    return _("{message} (sent {time})").format(
+        message=told, time=ltr(_clock(int(payload.get("ts") or 0))))
 
 
 def started_ts(payload: Mapping[str, Any]) -> int | None:
@@ -119,41 +148,42 @@ def headline(payload: Mapping[str, Any]) -> str:
     """The one-line text of a message (see the module's docstring)."""
     event = _event(payload)
     if event == "test":
-        said = one_line(payload.get("message") or "test message")
-        return f"TEST {said} (sent {_clock(int(payload.get('ts') or 0))})"
+        return _("TEST") + " " + _test_text(payload)
     if event == "resolved":
-        return f"RESOLVED {_short_title(payload)}: {message_text(payload)}"
+        return _("RESOLVED {title}: {message}").format(title=_short_title(payload),
+                                                       message=message_text(payload))
     severity = one_line(payload.get("severity") or "")
-    lead = "STILL FIRING " if event == "repeat" else "FIRING "
-    text = lead + (f"[{severity}] " if severity else "") + _short_title(payload)
+    lead = _("STILL FIRING") if event == "repeat" else _("FIRING")
+    text = lead + " " + (f"[{shown.severity(severity)}] " if severity else "") \
+        + _short_title(payload)
     lasted = lasted_s(payload)
     if event == "repeat" and lasted is not None:
-        text += f" for {uptime(lasted)}"
+        text += " " + _("for {duration}").format(duration=uptime(lasted))
     message = message_text(payload)
     if message:
         text += f": {message}"
     start = started_ts(payload)
     if start is not None and event != "repeat":
-        text += f" (since {_clock(start, payload.get('ts'))})"
+        text += " " + _("(since {time})").format(time=ltr(_clock(start, payload.get("ts"))))
     return text
 
 
 def details(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Name and value of each detail worth showing, in order."""
     if _event(payload) == "test":
-        return [("Sent", _full_clock(payload.get("ts")))]
-    rows = [("What", title(payload)),
-            ("Where", str(payload.get("subject") or "-")),
-            ("Severity", str(payload.get("severity") or "-")),
-            ("Since", _full_clock(started_ts(payload))),
-            ("Value", number(payload.get("value")))]
+        return [(_("Sent"), ltr(_full_clock(payload.get("ts"))))]
+    rows = [(_("What"), title(payload)),
+            (_("Where"), shown.subject(str(payload.get("subject") or "-"))),
+            (_("Severity"), shown.severity(str(payload.get("severity") or "-"))),
+            (_("Since"), ltr(_full_clock(started_ts(payload)))),
+            (_("Value"), figure(number(payload.get("value"))))]
     if payload.get("limit") is not None:
-        rows.append(("Limit", number(payload.get("limit"))))
+        rows.append((_("Limit"), figure(number(payload.get("limit")))))
     if _event(payload) == "resolved":
-        rows.append(("Resolved", _full_clock(payload.get("resolved_ts"))))
+        rows.append((_("Resolved"), ltr(_full_clock(payload.get("resolved_ts")))))
     lasted = lasted_s(payload)
     if lasted is not None and _event(payload) != "firing":
-        rows.append(("Lasted" if _event(payload) == "resolved" else "Firing for",
+        rows.append((_("Lasted") if _event(payload) == "resolved" else _("Firing for"),
                      uptime(lasted)))
     return rows
 
@@ -170,27 +200,38 @@ def single(payload: Mapping[str, Any], public_url: str | None = None) -> Message
     """One message about one alert event (or a test): the headline as its title (the
     subject of an e-mail), what happened and the details in its body."""
     text = headline(payload)
-    said = message_text(payload) if _event(payload) != "test" else text.removeprefix("TEST ")
-    width = max(len(name) for name, _ in details(payload)) + 2
-    lines = [said, ""] + [f"{name + ':':<{width}}{value}" for name, value in details(payload)]
+    said = message_text(payload) if _event(payload) != "test" else _test_text(payload)
+    rows = details(payload)
+    width = max(len(name) for name, _value in rows) + 2
+    lines = [said, ""] + [f"{name + ':':<{width}}{value}" for name, value in rows]
     if link(public_url) and _event(payload) != "test":
-        lines += ["", f"Open: {link(public_url)}"]
+        lines += ["", _("Open: {link}").format(link=ltr(link(public_url)))]
     kind = KINDS.get(_event(payload), "info")
     if kind == "failure" and payload.get("severity") == "warning":
         kind = "warning"
     return Message(_clip(text, TITLE_MAX), "\n".join(lines), kind)
 
 
+def _counted(event: str, count: int) -> str:
+    """`2 firing`, `1 still firing`: how many messages of one event a digest holds."""
+    if event in COUNTED:
+        return _(COUNTED[event]).format(count=figure(str(count)))
+    return f"{figure(str(count))} {ltr(event)}"
+
+
 def digest(payloads: Sequence[Mapping[str, Any]], public_url: str | None = None) -> Message:
     """One message for many: a count by event in the title, a headline per alert."""
     counted = Counter(_event(p) for p in payloads)
-    said = ", ".join(f"{count} {'still firing' if event == 'repeat' else event}"
-                     for event, count in sorted(counted.items()))
-    heading = f"{len(payloads)} alert messages: {said}"
+    said = ", ".join(_counted(event, count) for event, count in sorted(counted.items()))
+    heading = ngettext("{count} alert message: {events}", "{count} alert messages: {events}",
+                       len(payloads)).format(count=figure(str(len(payloads))), events=said)
     lines = [heading, ""] + [f"- {headline(p)}" for p in payloads[:DIGEST_LINES]]
     if len(payloads) > DIGEST_LINES:
-        lines.append(f"- ... and {len(payloads) - DIGEST_LINES} more (see the Alerts page)")
+        more = len(payloads) - DIGEST_LINES
+        lines.append("- " + ngettext("... and {count} more (see the Alerts page)",
+                                     "... and {count} more (see the Alerts page)",
+                                     more).format(count=figure(str(more))))
     if link(public_url):
-        lines += ["", f"Open: {link(public_url)}"]
+        lines += ["", _("Open: {link}").format(link=ltr(link(public_url)))]
     kind = "failure" if counted.keys() & {"firing", "repeat"} else "success"
     return Message(_clip(heading, TITLE_MAX), "\n".join(lines), kind)

@@ -32,6 +32,7 @@ from ops.alerts.channels import Channel, by_name, channels
 from ops.alerts.transport import ChannelNotConfiguredError, DeliveryError, send
 from ops.clock import now_ms
 from ops.config import Settings, remember_secrets
+from ops.i18n import speaking
 from ops.redaction import clean, one_line
 from ops.storage import Store, outbox
 from ops.storage.outbox import Notification
@@ -154,11 +155,14 @@ def _batches(rows: list[Notification]) -> list[list[Notification]]:
     return [[row] for row in alerts] + tests
 
 
-def _message(batch: list[Notification], public_url: str | None) -> messages.Message:
+def _message(batch: list[Notification], public_url: str | None,
+             ops_language: str = "en") -> messages.Message:
+    """The message of a batch, told in OPS_LANGUAGE."""
     payloads = [redaction.clean_data(row.payload) for row in batch]
-    if len(payloads) == 1:
-        return messages.single(payloads[0], public_url)
-    return messages.digest(payloads, public_url)
+    with speaking(ops_language):
+        if len(payloads) == 1:
+            return messages.single(payloads[0], public_url)
+        return messages.digest(payloads, public_url)
 
 
 def _claimed(store: Store, rows: list[Notification], now_ts: int) -> list[Notification]:
@@ -177,14 +181,14 @@ def _claimed(store: Store, rows: list[Notification], now_ts: int) -> list[Notifi
 
 
 def _attempt(store: Store, channel: Channel | None, name: str, batch: list[Notification],
-             public_url: str | None, now_ts: int) -> str:
+             public_url: str | None, now_ts: int, ops_language: str = "en") -> str:
     """One attempt at one batch; records the outcome on every row; `sent`, `retry`,
     `failed` (or `retry` and `failed` mixed, reported as `retry`)."""
     final = False
     try:
         if channel is None:
             raise ChannelNotConfiguredError(f"channel {name} is no longer configured")
-        send(channel, _message(batch, public_url))
+        send(channel, _message(batch, public_url, ops_language))
     except ChannelNotConfiguredError as error:
         failure, final = clean(str(error)), True
     except DeliveryError as error:
@@ -228,7 +232,7 @@ def deliver_due(store: Store, settings: Settings, now_ts: int, limit: int = BATC
                 outbox.release(store, [row.id for b in batches[index:] for row in b], now_ts)
                 return outcomes
             outcome = _attempt(store, known.get(name), name, batch, settings.ops_public_url,
-                               now_ts)
+                               now_ts, settings.ops_language)
             outcomes += [(row.id, outcome) for row in batch]
             if outcome != "sent":
                 outbox.release(store, [row.id for b in batches[index + 1:] for row in b],

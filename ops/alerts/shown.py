@@ -18,7 +18,7 @@ from typing import Any
 
 from ops import formatting
 from ops.catalogue import WATCHED
-from ops.i18n import N_, _, language, ltr
+from ops.i18n import LEFT_TO_RIGHT_ISOLATE, N_, POP_DIRECTIONAL_ISOLATE, _, language, ltr
 
 # Rule names as the notifications' titles show them (`service down`): the rule's
 # name with spaces.
@@ -92,6 +92,8 @@ def state(value: str | None) -> str:
 def subject(value: str | None) -> str:
     """An alert's subject: a service or a directory translated, a name as an island."""
     text = str(value or "")
+    if language() == "en":
+        return text
     if text in _SERVICES:
         return _(_SERVICES[text])
     if text in SUBJECTS:
@@ -253,12 +255,17 @@ def _told(message: str, depth: int = 0) -> str:
     return ltr(message)
 
 
+def bare(text: str) -> str:
+    """`text` without the isolates around its islands."""
+    return text.replace(LEFT_TO_RIGHT_ISOLATE, "").replace(POP_DIRECTIONAL_ISOLATE, "")
+
+
 def message_text(message: str | None) -> str:
     """A stored alert message told in the current language (itself in English)."""
     text = str(message or "")
     if language() == "en" or not text:
         return text
-    return _told(text)
+    return _told(bare(text))
 
 
 def shown_message(alert: Any) -> str:
