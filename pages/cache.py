@@ -7,53 +7,72 @@ import streamlit as st
 
 from ops import formatting
 from ops.clock import now_ms
+from ops.i18n import _, ltr
 from ops.views.detail import redis_detail
-from pages.common import page_settings, plain, service_detail
+from pages.common import page_settings, plain, range_name, service_detail
 
 settings = page_settings()
 detail, choice = service_detail("Redis", "redis", settings.redis_url is not None,
-                                "Totals over", redis_detail)
+                                _("Totals over"), redis_detail)
 now = now_ms()
-st.caption(f"{detail.state(now)} · version {plain(detail.fact('version'))} · uptime "
-           f"{formatting.uptime(detail.values.get('uptime_s'))} · role "
-           f"{plain(detail.fact('role'))} · {plain(settings.redis_url)}")
+over = range_name(choice)
+st.caption(_("{state} · version {version} · uptime {uptime} · role {role} · {url}").format(
+    state=detail.state(now), version=plain(detail.fact("version")),
+    uptime=formatting.uptime(detail.values.get("uptime_s")), role=plain(detail.fact("role")),
+    url=ltr(plain(settings.redis_url))))
+
+
+def count(number: float | None, places: int = 0) -> str:
+    """A counter summed over the range, as the page shows it: `1,234`."""
+    return formatting.figure(f"{number or 0:,.{places}f}")
+
 
 t = detail.totals
-st.subheader("Hit rate")
+st.subheader(_("Hit rate"))
 cols = st.columns(4)
-cols[0].metric("Since Redis started", formatting.percent(detail.values.get("hit_rate_total_pct")))
-cols[1].metric(f"Over {choice}", formatting.percent(t["hit_rate_pct"]))
-cols[2].metric(f"Hits ({choice})", f"{t['keyspace_hits'] or 0:,.0f}")
-cols[3].metric(f"Misses ({choice})", f"{t['keyspace_misses'] or 0:,.0f}")
+cols[0].metric(_("Since Redis started"),
+               formatting.percent(detail.values.get("hit_rate_total_pct")))
+cols[1].metric(_("Over {range}").format(range=over), formatting.percent(t["hit_rate_pct"]))
+cols[2].metric(_("Hits ({range})").format(range=over), count(t["keyspace_hits"]))
+cols[3].metric(_("Misses ({range})").format(range=over), count(t["keyspace_misses"]))
 
-st.subheader("Traffic")
+st.subheader(_("Traffic"))
 cols = st.columns(4)
-cols[0].metric("Clients connected", detail.value("connected_clients"))
-cols[0].caption(f"{detail.value('blocked_clients')} blocked")
-cols[1].metric("Operations now", detail.value("ops_per_sec", unit="/s"))
-cols[2].metric(f"Commands/s ({choice})", f"{t['commands_per_s'] or 0:,.1f}")
-cols[2].caption(f"{t['commands'] or 0:,.0f} commands")
-cols[3].metric(f"Connections opened ({choice})", f"{t['connections_received'] or 0:,.0f}")
+cols[0].metric(_("Clients connected"), detail.value("connected_clients"))
+cols[0].caption(_("{count} blocked").format(count=detail.value("blocked_clients")))
+cols[1].metric(_("Operations now"), detail.value("ops_per_sec", unit="/s"))
+cols[2].metric(_("Commands/s ({range})").format(range=over), count(t["commands_per_s"], 1))
+cols[2].caption(_("{count} commands").format(count=count(t["commands"])))
+cols[3].metric(_("Connections opened ({range})").format(range=over),
+               count(t["connections_received"]))
 
-st.subheader("Memory")
+st.subheader(_("Memory"))
 cols = st.columns(4)
-cols[0].metric("Used", detail.megabytes("used_memory_mb"))
-cols[0].caption(f"peak {detail.megabytes('used_memory_peak_mb')}")
+cols[0].metric(_("Used"), detail.megabytes("used_memory_mb"))
+cols[0].caption(_("peak {size}").format(size=detail.megabytes("used_memory_peak_mb")))
 maxmemory = detail.values.get("maxmemory_mb") or 0
-cols[1].metric("Used of limit" if maxmemory else "Used of host memory",
+cols[1].metric(_("Used of limit") if maxmemory else _("Used of host memory"),
                formatting.percent(detail.values.get("memory_used_pct")))
-cols[1].caption(f"maxmemory {formatting.megabytes(maxmemory)}" if maxmemory else
-                "no maxmemory set: % of the host's memory")
-cols[2].metric("Fragmentation", detail.value("fragmentation_ratio", 2))
-cols[2].caption("resident / used; above 1.5 wastes memory")
-cols[3].metric(f"Evicted / expired ({choice})",
-               f"{t['evicted_keys'] or 0:,.0f} / {t['expired_keys'] or 0:,.0f}")
+cols[1].caption(_("{maxmemory} {size}").format(maxmemory=ltr("maxmemory"),
+                                               size=formatting.megabytes(maxmemory))
+                if maxmemory else
+                _("no {maxmemory} set: {percent} of the host's memory").format(
+                    maxmemory=ltr("maxmemory"), percent=ltr("%")))
+cols[2].metric(_("Fragmentation"), detail.value("fragmentation_ratio", 2))
+cols[2].caption(_("resident / used; above {ratio} wastes memory").format(
+    ratio=formatting.figure("1.5")))
+cols[3].metric(_("Evicted / expired ({range})").format(range=over),
+               formatting.figure(f"{t['evicted_keys'] or 0:,.0f} / {t['expired_keys'] or 0:,.0f}"))
 
-st.subheader("Keys")
+st.subheader(_("Keys"))
 keys, seen_ts = detail.known("keys_per_db")
-st.metric("Keys in all databases", detail.value("keys_total"))
+st.metric(_("Keys in all databases"), detail.value("keys_total"))
 if keys and seen_ts is not None:
-    st.caption(f"Keys per database as last seen, {formatting.clock(seen_ts)}:")
+    st.caption(_("Keys per database as last seen, {time}:").format(
+        time=formatting.clock(seen_ts)))
 if keys:
-    st.dataframe(pd.DataFrame([{"database": name, **counts} for name, counts in keys.items()]),
+    # Redis's database names (db0) are islands; the headers in the page's language.
+    headers = {"database": _("database"), "keys": _("keys"), "expires": _("expires")}
+    st.dataframe(pd.DataFrame([{"database": ltr(name), **counts}
+                               for name, counts in keys.items()]).rename(columns=headers),
                  hide_index=True)

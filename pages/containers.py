@@ -11,19 +11,33 @@ import streamlit as st
 
 from ops import formatting
 from ops.clock import now_ms
+from ops.i18n import N_, _, ltr, right_to_left
 from ops.views import containers
 from ops.views.history import RANGES
-from pages.common import page_settings, plain, store
+from pages.common import page_settings, plain, range_name, store
+
+# The table's columns (ops.views.containers.table) as the page names them.
+COLUMNS = {"service": N_("service"), "container": N_("container"), "image": N_("image"),
+           "state": N_("state"), "health": N_("health"), "restarts": N_("restarts"),
+           "CPU %": N_("CPU %"), "memory / limit": N_("memory / limit"),
+           "memory %": N_("memory %"), "uptime": N_("uptime"), "pids": N_("pids"),
+           "note": N_("note")}
+EVENT_COLUMNS = {"time": N_("time"), "event": N_("event"), "what": N_("what")}
 
 settings = page_settings()
 db = store(str(settings.database_path))
 
-st.title("Containers")
+st.title(_("Containers"))
 
 
 def wall(ts: int) -> datetime:
     """A stored time as the display zone's wall clock (Plotly knows no zones)."""
     return formatting.local(ts).replace(tzinfo=None)
+
+
+def headed(rows: list[dict[str, object]], names: dict[str, str]) -> pd.DataFrame:
+    """A table with its headers in the page's language."""
+    return pd.DataFrame(rows).rename(columns={key: _(name) for key, name in names.items()})
 
 
 @st.fragment(run_every=timedelta(seconds=settings.sample_interval_seconds))
@@ -34,17 +48,19 @@ def live() -> None:
         st.info(watched.message, icon=":material/info:")  # our own words, no engine text
         return
     if watched.state == "unreachable":
-        st.error(f"Containers are not watched: {plain(watched.error)}.",
-                 icon=":material/error:")
+        st.error(_("Containers are not watched: {error}.").format(
+            error=ltr(plain(watched.error))), icon=":material/error:")
         return
-    st.caption(f"{plain(containers.summary(watched))} · as docker stats: CPU 100 % is one "
-               "core; memory is usage minus inactive file cache")
+    st.caption(_("{summary} · as {command}: CPU {full} is one core; memory is usage minus "
+                 "inactive file cache").format(summary=plain(containers.summary(watched)),
+                                               command=ltr("docker stats"),
+                                               full=formatting.figure("100 %")))
     if not watched.found:
-        st.info("The Docker engine has no containers.")
+        st.info(_("The Docker engine has no containers."))
         return
     # st.dataframe shows each value as text: names, images and health output are never
     # read as Markdown or HTML.
-    st.dataframe(pd.DataFrame(containers.table(watched.found, now)), hide_index=True)
+    st.dataframe(headed(containers.table(watched.found, now), COLUMNS), hide_index=True)
 
 
 def chart(title: str, column: str, unit: str, start_ts: int, end_ts: int) -> None:
@@ -52,33 +68,39 @@ def chart(title: str, column: str, unit: str, start_ts: int, end_ts: int) -> Non
     for key in containers.services(db, start_ts, end_ts):
         rows = containers.service_history(db, key, start_ts, end_ts)
         figure.add_trace(go.Scatter(x=[wall(r["ts"]) for r in rows],
-                                    y=[r[column] for r in rows], mode="lines", name=key))
+                                    y=[r[column] for r in rows], mode="lines", name=ltr(key)))
     if not figure.data:
-        st.caption(f"{title}: no container samples in this range yet.")
+        st.caption(_("{chart}: no container samples in this range yet.").format(chart=title))
         return
     figure.update_layout(title=title, height=320, margin={"t": 40, "b": 20},
-                         yaxis_title=unit, xaxis_title=formatting.zone_name())
+                         yaxis_title=ltr(unit), xaxis_title=ltr(formatting.zone_name()))
+    if right_to_left():  # Plotly's month names are English: numeric dates
+        figure.update_xaxes(tickformat="%d/%m %H:%M")
     st.plotly_chart(figure, width="stretch", key=f"containers-{column}")
 
 
 live()
 
-st.subheader("History")
-choice = st.segmented_control("Range", list(RANGES)[:4], default="1 h",
-                              key="containers_range") or "1 h"
+st.subheader(_("History"))
+choice = st.segmented_control(_("Range"), list(RANGES)[:4], default="1 h",
+                              format_func=range_name, key="containers_range") or "1 h"
 end = now_ms()
 start = end - int(RANGES[choice].total_seconds() * 1000)
-chart("CPU per service", "cpu_pct", "%", start, end)
-chart("Memory per service", "mem_used_mb", "MB", start, end)
-st.caption(f"Kept for {settings.metrics_raw_retention_hours} h "
-           "(METRICS_RAW_RETENTION_HOURS), one point per sample; a re-created container "
-           "goes on under its compose service.")
+chart(_("CPU per service"), "cpu_pct", "%", start, end)
+chart(_("Memory per service"), "mem_used_mb", "MB", start, end)
+st.caption(_("Kept for {hours} ({setting}), one point per sample; a re-created container "
+             "goes on under its compose service.").format(
+    hours=formatting.figure(f"{settings.metrics_raw_retention_hours} h"),
+    setting=ltr("METRICS_RAW_RETENTION_HOURS")))
 
-st.subheader("Events")
+st.subheader(_("Events"))
 found = containers.events(db, end - 7 * 86_400_000, end)
 if found:
-    st.dataframe(pd.DataFrame([{"time": formatting.clock(e.ts), "event": e.kind,
-                                "what": e.message or ""} for e in found]), hide_index=True)
+    # What happened, as the collector recorded it (stays English, as log lines do).
+    st.dataframe(headed([{"time": formatting.clock(e.ts),
+                          "event": containers.named(containers.EVENT_KINDS, e.kind),
+                          "what": ltr(e.message or "")} for e in found], EVENT_COLUMNS),
+                 hide_index=True)
 else:
-    st.caption("No container started, stopped, restarted, was OOM-killed or changed health "
-               "in the last 7 days.")
+    st.caption(_("No container started, stopped, restarted, was OOM-killed or changed health "
+                 "in the last 7 days."))

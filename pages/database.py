@@ -7,43 +7,55 @@ import streamlit as st
 
 from ops import formatting
 from ops.clock import now_ms
+from ops.i18n import N_, _, ltr
 from ops.views.detail import MONGO_COUNTERS, mongo_detail
-from pages.common import page_settings, plain, service_detail
+from pages.common import page_settings, plain, range_name, service_detail
+
+# MongoDB's operation counters (opcounters) as the page names them.
+OPERATIONS = {"insert": N_("insert"), "query": N_("query"), "update": N_("update"),
+              "delete": N_("delete"), "getmore": N_("getmore"), "command": N_("command")}
+# The columns of the databases table (dbStats, as ops.sources.mongo keeps it).
+COLUMNS = {"database": N_("database"), "objects": N_("objects"),
+           "data_size_mb": N_("data_size_mb"), "storage_size_mb": N_("storage_size_mb"),
+           "index_size_mb": N_("index_size_mb"), "indexes": N_("indexes"),
+           "collections": N_("collections")}
 
 settings = page_settings()
 detail, choice = service_detail("MongoDB", "mongo", settings.mongo_uri is not None,
-                                "Rates over", mongo_detail)
+                                _("Rates over"), mongo_detail)
 now = now_ms()
-st.caption(f"{detail.state(now)} · version {plain(detail.fact('version'))} · uptime "
-           f"{formatting.uptime(detail.values.get('uptime_s'))} · "
-           f"{plain(detail.fact('host'))}")
+st.caption(_("{state} · version {version} · uptime {uptime} · {host}").format(
+    state=detail.state(now), version=plain(detail.fact("version")),
+    uptime=formatting.uptime(detail.values.get("uptime_s")), host=plain(detail.fact("host"))))
 
 cols = st.columns(4)
-cols[0].metric("Connections", detail.value("connections_current"))
-cols[0].caption(f"{detail.value('connections_available')} available")
-cols[1].metric("Ping", detail.value("ping_ms", 1, " ms"))
-cols[2].metric("Resident memory", detail.megabytes("resident_mb"))
-cols[3].metric("Documents", detail.value("objects_total"))
-cols[3].caption(f"{detail.megabytes('data_size_mb_total')} data, "
-                f"{detail.megabytes('storage_size_mb_total')} on disk")
+cols[0].metric(_("Connections"), detail.value("connections_current"))
+cols[0].caption(_("{count} available").format(count=detail.value("connections_available")))
+cols[1].metric(_("Ping"), detail.value("ping_ms", 1, " ms"))
+cols[2].metric(_("Resident memory"), detail.megabytes("resident_mb"))
+cols[3].metric(_("Documents"), detail.value("objects_total"))
+cols[3].caption(_("{data} data, {disk} on disk").format(
+    data=detail.megabytes("data_size_mb_total"), disk=detail.megabytes("storage_size_mb_total")))
 
-st.subheader(f"Operations per second over {choice}")
+st.subheader(_("Operations per second over {range}").format(range=range_name(choice)))
 rates = {name.removeprefix("op_"): detail.totals.get(f"{name}_per_s") for name in MONGO_COUNTERS}
 if all(rate is None for rate in rates.values()):
-    st.caption("No operation counters in this range (the server reports none, or no two "
-               "samples in a row).")
+    st.caption(_("No operation counters in this range (the server reports none, or no two "
+                 "samples in a row)."))
 else:
     rate_cols = st.columns(len(rates))
     for col, (name, rate) in zip(rate_cols, rates.items(), strict=True):
-        col.metric(name, f"{rate or 0:,.1f}")
+        col.metric(_(OPERATIONS[name]) if name in OPERATIONS else ltr(name),
+                   formatting.figure(f"{rate or 0:,.1f}"))
 
-st.subheader("Databases")
+st.subheader(_("Databases"))
 databases, seen_ts = detail.known("databases")
 if databases and seen_ts is not None:
-    st.caption(f"As last seen, {formatting.clock(seen_ts)}:")
+    st.caption(_("As last seen, {time}:").format(time=formatting.clock(seen_ts)))
 if databases:
-    st.dataframe(pd.DataFrame([{"database": name, **stats}
-                               for name, stats in databases.items()]), hide_index=True,
-                 width="stretch")
+    # Database names are islands; the headers in the page's language.
+    frame = pd.DataFrame([{"database": ltr(name), **stats} for name, stats in databases.items()])
+    st.dataframe(frame.rename(columns={key: _(label) for key, label in COLUMNS.items()}),
+                 hide_index=True, width="stretch")
 else:
-    st.caption("No database statistics in the latest sample.")
+    st.caption(_("No database statistics in the latest sample."))

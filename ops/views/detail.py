@@ -7,6 +7,7 @@ from typing import Any
 
 from ops import formatting
 from ops.catalogue import counters
+from ops.i18n import _, ltr
 from ops.sources.redis import hit_rate
 from ops.storage import Latest, Store
 
@@ -25,11 +26,15 @@ def known(latest: Latest | None, name: str) -> tuple[Any, int | None]:
 
 
 def fact(latest: Latest | None, name: str) -> str | None:
-    """`7.2.4`, or `7.2.4 (last seen <time>)` while down; None when never seen."""
+    """`7.2.4`, or `7.2.4 (last seen <time>)` while down; None when never seen. The
+    service's own value is a left-to-right island on Arabic pages."""
     value, seen_ts = known(latest, name)
     if value is None:
         return None
-    return str(value) if seen_ts is None else f"{value} (last seen {formatting.clock(seen_ts)})"
+    if seen_ts is None:
+        return ltr(value)
+    return _("{value} (last seen {time})").format(value=ltr(value),
+                                                  time=formatting.clock(seen_ts))
 
 
 REDIS_COUNTERS = counters("redis")
@@ -56,20 +61,22 @@ class Detail:
 
     def fact(self, name: str) -> str:
         """`7.2.4`; `7.2.4 (last seen <time>)` while down; `unknown` when never seen."""
-        return fact(self.latest, name) or "unknown"
+        return fact(self.latest, name) or _("unknown")
 
     def value(self, name: str, digits: int = 0, unit: str = "") -> str:
         number = self.values.get(name)
-        return "n/a" if number is None else f"{number:,.{digits}f}{unit}"
+        return _("n/a") if number is None else formatting.figure(f"{number:,.{digits}f}{unit}")
 
     def megabytes(self, name: str) -> str:
         return formatting.megabytes(self.values.get(name))
 
     def state(self, now_ts: int) -> str:
         if self.latest is None:
-            return "no sample yet"
-        since = formatting.age(self.latest.since_ts, now_ts).replace(" ago", "")
-        return f"{'UP' if self.latest.up else 'DOWN'} for {since}"
+            return _("no sample yet")
+        since = formatting.uptime(max(0, now_ts - self.latest.since_ts) / 1000)
+        if self.latest.up:
+            return _("UP for {duration}").format(duration=since)
+        return _("DOWN for {duration}").format(duration=since)
 
 
 def totals(store: Store, source: str, counters: tuple[str, ...], start_ts: int,
