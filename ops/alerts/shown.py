@@ -157,29 +157,34 @@ _WORDINGS: tuple[_Wording, ...] = (
     _w("collector is sampling", N_("collector is sampling")),
     # ops.alerts.rules
     _w(rf"host memory (?P<value>{_FIG})% used \(limit (?P<limit>{_FIG})%\)",
-       N_("host memory {value}% used (limit {limit}%)")),
+       N_("host memory {value} used (limit {limit})"),
+       value="percent", limit="percent"),
     _w(rf"load average (?P<load>{_FIG}) on (?P<cores>{_FIG}) cores = (?P<per_core>{_FIG}) "
        rf"per core \(limit (?P<limit>{_FIG})\)",
        N_("load average {load} on {cores} cores = {per_core} per core (limit {limit})")),
     _w(rf"(?P<subject>data dir|backup dir) disk (?P<value>{_FIG})% full "
        rf"\(limit (?P<limit>{_FIG})%\)",
-       N_("{subject} disk {value}% full (limit {limit}%)"), subject="name"),
+       N_("{subject} disk {value} full (limit {limit})"), subject="name",
+       value="percent", limit="percent"),
     _w(rf"too little traffic over 15 min to judge the hit rate \((?P<lookups>{_FIG}) "
        rf"lookups, at least (?P<needed>{_FIG}) needed\)",
        N_("too little traffic over 15 min to judge the hit rate ({lookups} lookups, at "
           "least {needed} needed)")),
     _w(rf"cache hit rate (?P<rate>{_FIG})% over 15 min \((?P<lookups>{_FIG}) lookups; "
        rf"limit (?P<limit>{_FIG})%\)",
-       N_("cache hit rate {rate}% over 15 min ({lookups} lookups; limit {limit}%)")),
+       N_("cache hit rate {rate} over 15 min ({lookups} lookups; limit {limit})"),
+       rate="percent", limit="percent"),
     _w(rf"cache memory (?P<value>{_FIG})% of maxmemory \(limit (?P<limit>{_FIG})%\)",
-       N_("cache memory {value}% of maxmemory (limit {limit}%)")),
+       N_("cache memory {value} of maxmemory (limit {limit})"),
+       value="percent", limit="percent"),
     _w(rf"cache evicted (?P<keys>{_FIG}) keys in 15 min \(maxmemory reached\)",
        N_("cache evicted {keys} keys in 15 min (maxmemory reached)")),
     _w(rf"cache evicted (?P<keys>{_FIG}) keys in 15 min",
        N_("cache evicted {keys} keys in 15 min")),
     _w(rf"database connections (?P<current>{_FIG}) of (?P<total>{_FIG}) "
        rf"\((?P<used>{_FIG})%, limit (?P<limit>{_FIG})%\)",
-       N_("database connections {current} of {total} ({used}%, limit {limit}%)")),
+       N_("database connections {current} of {total} ({used}, limit {limit})"),
+       used="percent", limit="percent"),
     _w(rf"last good backup (?P<hours>{_FIG}) h ago \(limit (?P<limit>{_FIG}) h\)",
        N_("last good backup {hours} h ago (limit {limit} h)")),
     _w(rf"no backup since watching began (?P<hours>{_FIG}) h ago "
@@ -211,8 +216,8 @@ _WORDINGS: tuple[_Wording, ...] = (
        container="text"),
     _w(rf"(?P<container>\S+) memory (?P<value>{_FIG})% of its (?P<size>{_FIG}) MB limit "
        rf"\(limit (?P<limit>{_FIG})%\)",
-       N_("{container} memory {value}% of its {size} MB limit (limit {limit}%)"),
-       container="text"),
+       N_("{container} memory {value} of its {size} MB limit (limit {limit})"),
+       container="text", value="percent", limit="percent"),
     # service_down and api_latency: a service's noun or a check's name
     _w(r"(?P<service>.+?) is down: no answer", N_("{service} is down: no answer"),
        service="name"),
@@ -236,6 +241,7 @@ def _part(kind: str, value: str, depth: int) -> str:
     shown: dict[str, Callable[[str], str]] = {
         "name": subject,
         "text": ltr,
+        "percent": lambda text: formatting.figure(f"{text}%"),
         "state": lambda text: _(_CONTAINER_STATES[text]),
         "duration": lambda text: _(_UNKNOWN_TIME) if text == _UNKNOWN_TIME
         else formatting.figure(text),
