@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ops import formatting
 from ops.config import Settings
+from ops.i18n import N_, _, ltr
 from ops.storage import Heartbeat, Store
 
 STALE_AFTER_INTERVALS = 3
@@ -16,7 +17,15 @@ STALE_AFTER_INTERVALS = 3
 @dataclass(frozen=True)
 class CollectorState:
     running: bool
-    message: str
+    message: str  # English, as commands print it
+    shown: str  # the same, as a page shows it: in the page's language
+
+
+def _state(running: bool, text: str, note: tuple[str, str] = ("", ""),
+           **parts: str) -> CollectorState:
+    """A state told in English (`text`, marked N_) and in the page's language."""
+    return CollectorState(running, text.format(**parts) + note[0],
+                          _(text).format(**parts) + note[1])
 
 
 def _interval_ms(beat: Heartbeat) -> float:
@@ -41,34 +50,36 @@ def collector_state(store: Store, settings: Settings, now_ts: int) -> CollectorS
     """Running when the last heartbeat is younger than three intervals."""
     beat = store.heartbeat()
     if beat is None:
-        return CollectorState(False, "collector has not written a sample yet: start it with "
-                              "`python -m collector` (or `./run`)")
+        return _state(False, N_("collector has not written a sample yet: start it with "
+                                "{command} (or {run})"),
+                      command=ltr("`python -m collector`"), run=ltr("`./run`"))
     if from_the_future(beat, now_ts):
-        return CollectorState(False, f"collector not running: its last sample is stamped "
-                              f"{formatting.clock(beat.last_tick_ts)}, ahead of this "
-                              "machine's clock (the clock was set back since)")
+        return _state(False, N_("collector not running: its last sample is stamped {time}, "
+                                "ahead of this machine's clock (the clock was set back "
+                                "since)"), time=formatting.clock(beat.last_tick_ts))
     if not heartbeat_fresh(beat, now_ts):
-        return CollectorState(False, f"collector not running since "
-                              f"{formatting.clock(beat.last_tick_ts)} "
-                              f"({formatting.age(beat.last_tick_ts, now_ts)})"
-                              f"{_disk_full_note(settings)}")
-    return CollectorState(True, f"collector running, last sample "
-                          f"{formatting.age(beat.last_tick_ts, now_ts)}")
+        return _state(False, N_("collector not running since {time} ({ago})"),
+                      _disk_full_note(settings), time=formatting.clock(beat.last_tick_ts),
+                      ago=formatting.age(beat.last_tick_ts, now_ts))
+    return _state(True, N_("collector running, last sample {ago}"),
+                  ago=formatting.age(beat.last_tick_ts, now_ts))
 
 
 # Below this, SQLite cannot add a page to the file or its WAL.
 DISK_FULL_BYTES = 1024 * 1024
 
 
-def _disk_full_note(settings: Settings) -> str:
+def _disk_full_note(settings: Settings) -> tuple[str, str]:
     """Why a live collector may have gone quiet: its data disk is full, so it holds its
-    samples in memory until space returns (the history shows them late, not lost)."""
+    samples in memory until space returns (the history shows them late, not lost). In
+    English and in the page's language; empty when the disk has room."""
     try:
         free = shutil.disk_usage(settings.ops_data_dir).free
     except OSError:
-        return ""
+        return "", ""
     if free >= DISK_FULL_BYTES:
-        return ""
-    return (f"; the data disk is full ({formatting.size(free)} free on "
-            f"{settings.ops_data_dir}): a running collector holds its samples in memory "
-            "and writes them when space is freed")
+        return "", ""
+    text = N_("; the data disk is full ({free} free on {path}): a running collector holds "
+              "its samples in memory and writes them when space is freed")
+    parts = {"free": formatting.size(free), "path": ltr(settings.ops_data_dir)}
+    return text.format(**parts), _(text).format(**parts)
