@@ -11,22 +11,34 @@ import streamlit as st
 from ops import formatting
 from ops.catalogue import service
 from ops.clock import now_ms
+from ops.i18n import _, ltr, right_to_left
 from ops.sources.configured import how_to_watch, is_configured
-from ops.views.history import CHARTS, RANGES, Chart, csv_text, down_periods, history_frame
+from ops.views.history import (
+    CHARTS,
+    RANGES,
+    Chart,
+    csv_text,
+    down_periods,
+    history_frame,
+    line_name,
+    range_name,
+    title,
+    unit,
+)
 from pages.common import page_settings, store
 
 settings = page_settings()
 db = store(str(settings.database_path))
 
-st.title("History")
+st.title(_("History"))
 
-choice = st.segmented_control("Range", [*RANGES, "custom"], default="1 h",
-                              key="history_range") or "1 h"
+choice = st.segmented_control(_("Range"), [*RANGES, "custom"], default="1 h",
+                              format_func=range_name, key="history_range") or "1 h"
 end_ts = now_ms()
 if choice == "custom":
     zone = formatting.display_zone()
     today = datetime.now(zone).date()
-    picked = st.date_input(f"Days ({formatting.zone_name()})",
+    picked = st.date_input(_("Days ({zone})").format(zone=ltr(formatting.zone_name())),
                            (today - timedelta(days=1), today), max_value=today)
     first, last = (picked if isinstance(picked, tuple) and len(picked) == 2
                    else (today, today))
@@ -46,10 +58,12 @@ MARKERS_BELOW = 60
 def empty_reason(chart: Chart) -> str:
     """What is true when a chart has nothing to draw."""
     if chart.source != "host" and not is_configured(settings, chart.source):
-        return f"{service(chart.source).label} is {how_to_watch(chart.source)}."
+        return _("{service} is {how_to_watch}.").format(
+            service=_(service(chart.source).label), how_to_watch=how_to_watch(chart.source))
     if chart.source == "mongo" and chart.title == "MongoDB operations":
-        return "MongoDB reported no operation counters in this range."
-    return "No samples in this range yet."
+        return _("{mongodb} reported no operation counters in this range.").format(
+            mongodb=ltr("MongoDB"))
+    return _("No samples in this range yet.")
 
 
 def wall(ts: int) -> datetime:
@@ -68,7 +82,7 @@ def figure(chart: Chart, frame: pd.DataFrame, start_ts: int, end_ts: int) -> go.
     for line in drawn:
         points = int(frame[line.column].notna().sum())
         style = {"width": 1, "dash": "dot"} if line.peak else {"width": 2}
-        fig.add_scatter(x=times, y=frame[line.column], name=line.label,
+        fig.add_scatter(x=times, y=frame[line.column], name=line_name(line),
                         mode="lines+markers" if points < MARKERS_BELOW else "lines",
                         line=style, marker={"size": 5}, connectgaps=False)
     # All shading in one layout update: add_vrect per period grows quadratically and
@@ -85,10 +99,14 @@ def figure(chart: Chart, frame: pd.DataFrame, start_ts: int, end_ts: int) -> go.
     fig.update_layout(shapes=shading, height=280, margin={"l": 10, "r": 10, "t": 60, "b": 10},
                       legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02,
                               "yanchor": "bottom"},
-                      title={"text": chart.title, "y": 0.97, "yanchor": "top"},
-                      yaxis_title=chart.unit, showlegend=len(drawn) > 1,
-                      xaxis_title=formatting.zone_name(),
+                      title={"text": title(chart), "y": 0.97, "yanchor": "top"},
+                      yaxis_title=unit(chart), showlegend=len(drawn) > 1,
+                      xaxis_title=ltr(formatting.zone_name()),
                       xaxis_range=[wall(axis_from), wall(end_ts)])
+    if right_to_left():
+        # Plotly names months in English: numeric dates instead. Time still runs left to
+        # right, as on every chart.
+        fig.update_xaxes(tickformat="%d/%m %H:%M", hoverformat="%d/%m/%Y %H:%M:%S")
     return fig
 
 
@@ -100,8 +118,8 @@ def charts(start_ts: int, end_ts: int) -> None:
         start_ts = end_ts - int(RANGES[choice].total_seconds() * 1000)
     frame = history_frame(db, start_ts, end_ts)
     if not frame.empty and frame["ts"].min() > start_ts + (end_ts - start_ts) // 10:
-        st.caption(f"History starts at {formatting.clock(int(frame['ts'].min()))}: the "
-                   "charts begin there.")
+        st.caption(_("History starts at {time}: the charts begin there.").format(
+            time=formatting.clock(int(frame["ts"].min()))))
     drawn = 0
     for index, chart in enumerate(CHARTS):
         if index % 2 == 0:  # a row per pair: a phone stacks them in the desktop's order
@@ -109,17 +127,19 @@ def charts(start_ts: int, end_ts: int) -> None:
         fig = figure(chart, frame, start_ts, end_ts)
         with row[index % 2]:
             if fig is None:
-                st.markdown(f"**{chart.title}**")
+                st.markdown(f"**{title(chart)}**")
                 st.caption(empty_reason(chart))
             else:
                 drawn += 1
                 # Plotly's toolbar only on hover, so it never covers the title.
                 st.plotly_chart(fig, width="stretch", key=f"chart-{index}",
                                 config={"displayModeBar": "hover"})
-    st.caption("Shaded: the service was down. Lines are averages per point; dotted lines "
-               "the peak within each point.")
+    st.caption(_("Shaded: the service was down. Lines are averages per point; dotted lines "
+                 "the peak within each point."))
     if drawn:
-        st.download_button("Download this range as CSV", csv_text(frame),
+        # The file keeps English headers and the English range name: scripts read it.
+        st.download_button(_("Download this range as {csv}").format(csv=ltr("CSV")),
+                           csv_text(frame),
                            file_name=f"ops-history-{choice.replace(' ', '')}.csv",
                            mime="text/csv")
 

@@ -3,6 +3,10 @@
 Each chart names the stored gauges and counters it needs; the store aggregates them in
 SQL (at most ~1,500 points whatever the range). Ratios such as the Redis hit rate are
 computed per bucket from summed hits and misses, never averaged.
+
+Titles, units, line names and ranges are English keys here (the CSV download keeps
+English headers: scripts read it); pages show them with title(), unit(), line_name()
+and range_name(), in the page's language.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import pandas as pd
 
 from ops import formatting
 from ops.catalogue import MONGO_OPERATIONS, is_counter
+from ops.i18n import N_, _, ltr
 from ops.sources.redis import hit_rate
 from ops.storage import Store
 
@@ -24,19 +29,29 @@ RANGES: dict[str, timedelta] = {
     "24 h": timedelta(hours=24), "7 d": timedelta(days=7), "30 d": timedelta(days=30),
     "90 d": timedelta(days=90), "1 y": timedelta(days=365),
 }
+# The ranges (keys of RANGES, widget values) as pages name them.
+RANGE_NAMES = {"15 min": N_("15 min"), "1 h": N_("1 h"), "6 h": N_("6 h"), "24 h": N_("24 h"),
+               "7 d": N_("7 d"), "30 d": N_("30 d"), "90 d": N_("90 d"), "1 y": N_("1 y"),
+               "custom": N_("custom")}
+
+
+def range_name(key: str) -> str:
+    """A range's name in the page's language: `1 h`, `custom`."""
+    return _(RANGE_NAMES.get(key, key))
 
 
 @dataclass(frozen=True)
 class Line:
     column: str  # a key of the series rows
-    label: str
+    label: str  # marked N_, shown with line_name()
     peak: bool = False  # the bucket maximum, drawn dotted
+    verbatim: bool = False  # a name a service uses (MongoDB's operations): shown as written
 
 
 @dataclass(frozen=True)
 class Chart:
-    title: str
-    unit: str
+    title: str  # marked N_, shown with title()
+    unit: str  # marked N_ unless a unit symbol, shown with unit()
     source: str  # whose downtime is shaded
     lines: tuple[Line, ...]
 
@@ -46,28 +61,57 @@ HIT_RATE = "redis_hit_rate_pct"
 HIT_RATE_FROM = ("redis_keyspace_hits", "redis_keyspace_misses")
 
 CHARTS: tuple[Chart, ...] = (
-    Chart("Memory used", "%", "host", (Line("host_mem_used_pct", "average"),
-                                       Line("host_mem_used_pct_max", "peak", peak=True))),
-    Chart("CPU", "%", "host", (Line("host_cpu_pct", "average"),
-                               Line("host_cpu_pct_max", "peak", peak=True))),
-    Chart("Load average", "processes", "host",
-          (Line("host_load_1", "1 min"), Line("host_load_5", "5 min"),
-           Line("host_load_15", "15 min"))),
-    Chart("Redis hit rate", "%", "redis", (Line(HIT_RATE, "hits / lookups"),)),
-    Chart("Redis operations", "per second", "redis",
-          (Line("redis_commands_per_s", "commands/s"),)),
-    Chart("Redis memory", "MB", "redis", (Line("redis_used_memory_mb", "used"),
-                                          Line("redis_used_memory_peak_mb", "peak since start"))),
-    Chart("Redis fragmentation", "ratio", "redis",
-          (Line("redis_fragmentation_ratio", "resident / used"),)),
-    Chart("MongoDB connections", "connections", "mongo",
-          (Line("mongo_connections_current", "current"),)),
-    Chart("MongoDB operations", "per second", "mongo",
-          tuple(Line(f"mongo_op_{op}_per_s", op) for op in MONGO_OPERATIONS)),
-    Chart("API latency", "ms", "api", (Line("api_latency_ms", "average"),
-                                       Line("api_latency_ms_max", "slowest", peak=True))),
+    Chart(N_("Memory used"), "%", "host", (Line("host_mem_used_pct", N_("average")),
+                                           Line("host_mem_used_pct_max", N_("peak"),
+                                                peak=True))),
+    Chart(N_("CPU"), "%", "host", (Line("host_cpu_pct", N_("average")),
+                                   Line("host_cpu_pct_max", N_("peak"), peak=True))),
+    Chart(N_("Load average"), N_("processes"), "host",
+          (Line("host_load_1", N_("1 min")), Line("host_load_5", N_("5 min")),
+           Line("host_load_15", N_("15 min")))),
+    Chart("Redis hit rate", "%", "redis", (Line(HIT_RATE, N_("hits / lookups")),)),
+    Chart("Redis operations", N_("per second"), "redis",
+          (Line("redis_commands_per_s", N_("commands/s")),)),
+    Chart("Redis memory", "MB", "redis",
+          (Line("redis_used_memory_mb", N_("used")),
+           Line("redis_used_memory_peak_mb", N_("peak since start")))),
+    Chart("Redis fragmentation", N_("ratio"), "redis",
+          (Line("redis_fragmentation_ratio", N_("resident / used")),)),
+    Chart("MongoDB connections", N_("connections"), "mongo",
+          (Line("mongo_connections_current", N_("current")),)),
+    Chart("MongoDB operations", N_("per second"), "mongo",
+          tuple(Line(f"mongo_op_{op}_per_s", op, verbatim=True) for op in MONGO_OPERATIONS)),
+    Chart("API latency", "ms", "api", (Line("api_latency_ms", N_("average")),
+                                       Line("api_latency_ms_max", N_("slowest"), peak=True))),
 )
 
+# Titles naming a product, whose name stays as written (a left-to-right island).
+_NAMED_TITLES = {
+    "Redis hit rate": N_("{redis} hit rate"), "Redis operations": N_("{redis} operations"),
+    "Redis memory": N_("{redis} memory"), "Redis fragmentation": N_("{redis} fragmentation"),
+    "MongoDB connections": N_("{mongodb} connections"),
+    "MongoDB operations": N_("{mongodb} operations"), "API latency": N_("{api} latency"),
+}
+# Units written as symbols, the same in every language.
+_SYMBOLS = ("%", "MB", "ms")
+
+
+def title(chart: Chart) -> str:
+    """A chart's title in the page's language: `Memory used`, `Redis hit rate`."""
+    named = _NAMED_TITLES.get(chart.title)
+    if named is None:
+        return _(chart.title)
+    return _(named).format(redis=ltr("Redis"), mongodb=ltr("MongoDB"), api=ltr("API"))
+
+
+def unit(chart: Chart) -> str:
+    """A chart's unit (its y axis title) in the page's language."""
+    return ltr(chart.unit) if chart.unit in _SYMBOLS else _(chart.unit)
+
+
+def line_name(line: Line) -> str:
+    """A line's name in the legend, in the page's language."""
+    return ltr(line.label) if line.verbatim else _(line.label)
 
 def _needed() -> tuple[list[str], list[str], list[str]]:
     """The gauges (averaged), counters (summed, as rates) and peaks (maxima) the charts
