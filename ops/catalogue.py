@@ -4,7 +4,8 @@ The sources take their fields from here; the collector's columns and deltas, the
 and detail pages, the JSON endpoints, /metrics, the Overview tiles and the alert rules
 read them here too. A new figure is one `Field`, a new service one `Service`.
 
-Layer 0: imports nothing from ops, so every layer may read it.
+Foundations layer: imports only ops.i18n (N_ marks the labels for the catalog; pages show
+them with _()), so every layer may read it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+
+from ops.i18n import N_
 
 MB = 1024 * 1024
 
@@ -37,10 +40,10 @@ class Service:
 API_INSTANCE = re.compile(r"api(_[0-9]+)?")
 
 SERVICES: tuple[Service, ...] = (
-    Service("host", "Host", None, None),
-    Service("api", "API", "api", "API_HEALTH_URL", "http://api:3001/api/health", many=True),
-    Service("mongo", "Database", "database", "MONGO_URI", "mongodb://user:pass@mongo:27017/"),
-    Service("redis", "Cache", "cache", "REDIS_URL", "redis://redis:6379/0"),
+    Service("host", N_("Host"), None, None),
+    Service("api", N_("API"), "api", "API_HEALTH_URL", "http://api:3001/api/health", many=True),
+    Service("mongo", N_("Database"), "database", "MONGO_URI", "mongodb://user:pass@mongo:27017/"),
+    Service("redis", N_("Cache"), "cache", "REDIS_URL", "redis://redis:6379/0"),
 )
 # The services a setting turns on, in the order pages and JSON list them.
 WATCHED: tuple[Service, ...] = tuple(s for s in SERVICES if s.setting is not None)
@@ -48,7 +51,7 @@ WATCHED: tuple[Service, ...] = tuple(s for s in SERVICES if s.setting is not Non
 # The Docker engine: watched when DOCKER_HOST is set or the local socket is there. It is
 # not one service but every container of the stack, so it has a page of its own rather
 # than a seed key, a service_down alert or a share of the top-level status.
-DOCKER = Service("docker", "Containers", None, "DOCKER_HOST", "unix:///var/run/docker.sock")
+DOCKER = Service("docker", N_("Containers"), None, "DOCKER_HOST", "unix:///var/run/docker.sock")
 
 
 # Named HTTP checks (HTTP_CHECKS=frontend=http://frontend/,...): each is a service of its

@@ -12,6 +12,7 @@ import streamlit as st
 from ops import formatting
 from ops.clock import now_ms
 from ops.config import Settings, SettingsError, load_settings
+from ops.i18n import N_, _, ltr, ngettext
 from ops.storage import Store, StoreError
 from ops.views.detail import Detail
 from ops.web.sessions import Session
@@ -29,9 +30,9 @@ def plain(text: object) -> str:
     """Text a service, a database or an error controls, made inert for the Markdown that
     st.markdown, st.caption, st.error and friends render: shown as typed (but for an
     invisible word joiner that unlinks URLs), on one line, never a link, an image or
-    HTML."""
+    HTML; on an Arabic page, a left-to-right island (services write English)."""
     unlinked = _AUTOLINK.sub(WORD_JOINER, " ".join(str(text).split()))
-    return _MARKDOWN_SYNTAX.sub(r"\\\1", unlinked)
+    return ltr(_MARKDOWN_SYNTAX.sub(r"\\\1", unlinked))
 
 
 def settings_or_stop() -> Settings:
@@ -40,7 +41,7 @@ def settings_or_stop() -> Settings:
     try:
         settings = load_settings()
     except SettingsError as error:
-        st.error(f"Settings error: {error}")
+        st.error(_("Settings error: {error}").format(error=ltr(error)))
         st.stop()
         raise
     formatting.set_display_zone(settings.ops_display_timezone)
@@ -61,7 +62,7 @@ def store(path: str) -> Store:
     try:
         return _open_store(path)
     except StoreError as err:
-        st.error(str(err))
+        st.error(ltr(err))
         st.stop()
 
 
@@ -78,12 +79,14 @@ def banners(settings: Settings) -> None:
         st.warning(collector.message, icon=":material/warning:")
     differ = watched_settings(settings)[1]
     if differ is not None:
-        st.info(differ, icon=":material/info:")
+        st.info(ltr(differ), icon=":material/info:")
     alerts = firing(db)
     if alerts:
-        st.error(f"{len(alerts)} alert(s) firing: " + "; ".join(plain(a.message or a.rule)
-                                                                for a in alerts[:3])
-                 + (" ..." if len(alerts) > 3 else "") + " - see Alerts.",
+        shown = "; ".join(plain(a.message or a.rule) for a in alerts[:3])
+        st.error(ngettext("{count} alert firing: {alerts}{more} - see Alerts.",
+                          "{count} alerts firing: {alerts}{more} - see Alerts.", len(alerts))
+                 .format(count=formatting.figure(str(len(alerts))), alerts=shown,
+                         more=" ..." if len(alerts) > 3 else ""),
                  icon=":material/notifications_active:")
 
 
@@ -160,20 +163,32 @@ def require_login(settings: Settings) -> bool:
         if refused is not None:
             st.error(refused, icon=":material/lock:")
             return False
-        st.sidebar.caption("No password set: this dashboard is for this machine only. Set "
-                           "`OPS_ADMIN_PASSWORD` to require a login (and before exposing it).")
+        st.sidebar.caption(_("No password set: this dashboard is for this machine only. Set "
+                             "{setting} to require a login (and before exposing it).")
+                           .format(setting=ltr("`OPS_ADMIN_PASSWORD`")))
         return True
     session = _session(settings)
     if session is None:
-        st.title("Ops dashboard")
-        st.info("Your session has ended: [log in again](/login).", icon=":material/lock:")
+        st.title(_("Ops dashboard"))
+        st.info(_("Your session has ended: [log in again](/login)."), icon=":material/lock:")
         _go("/login")
         return False
-    if st.sidebar.button("Log out", icon=":material/logout:"):
+    if st.sidebar.button(_("Log out"), icon=":material/logout:"):
         revoke(store(str(settings.database_path)), session)
         _go("/logout")
         st.stop()
     return True
+
+
+# The chart ranges (ops.views.history.RANGES) as a page names them.
+_RANGE_NAMES = {"15 min": N_("15 min"), "1 h": N_("1 h"), "6 h": N_("6 h"),
+                "24 h": N_("24 h"), "7 d": N_("7 d"), "30 d": N_("30 d"), "90 d": N_("90 d"),
+                "1 y": N_("1 y"), "custom": N_("custom")}
+
+
+def range_name(key: str) -> str:
+    """A chart range's key ("24 h") in the page's language."""
+    return _(_RANGE_NAMES.get(key, key))
 
 
 def service_detail(label: str, source: str, configured: bool, range_label: str,
@@ -185,18 +200,24 @@ def service_detail(label: str, source: str, configured: bool, range_label: str,
     from ops.views.history import RANGES
 
     settings = page_settings()
-    st.title(service(source).label)
+    st.title(_(service(source).label))
     if not configured:
-        st.info(f"{label} is {how_to_watch(source)}.", icon=":material/info:")
+        st.info(_("{service} is {how_to_watch}.").format(service=ltr(label),
+                                                          how_to_watch=how_to_watch(source)),
+                icon=":material/info:")
         st.stop()
     choice = st.segmented_control(range_label, list(RANGES), default="1 h",
+                                  format_func=range_name,
                                   key=f"{source}_range") or "1 h"
     now = now_ms()
     detail = read(store(str(settings.database_path)),
                   now - int(RANGES[choice].total_seconds() * 1000), now)
     if detail.latest is None:
-        st.warning(f"No {label} sample yet: is the collector running?")
+        st.warning(_("No {service} sample yet: is the collector running?").format(
+            service=ltr(label)))
         st.stop()
     if not detail.latest.up:
-        st.error(f"{label} is down: {plain(detail.latest.error)}", icon=":material/error:")
+        st.error(_("{service} is down: {error}").format(service=ltr(label),
+                                                        error=plain(detail.latest.error)),
+                 icon=":material/error:")
     return detail, choice

@@ -14,9 +14,17 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ops.config import Settings
-from ops.i18n import LANGUAGES, _, language, right_to_left, use_eastern_digits, use_session_language
+from ops.i18n import LANGUAGE_COOKIE as COOKIE
+from ops.i18n import (
+    LANGUAGES,
+    _,
+    language,
+    ltr,
+    right_to_left,
+    use_eastern_digits,
+    use_session_language,
+)
 
-COOKIE = "ops_language"
 _KEY = "ops_language"
 _CHOSEN = "ops_language_chosen"
 
@@ -50,7 +58,7 @@ def _chose() -> None:
 def switch() -> None:
     """The sidebar's language picker."""
     st.sidebar.selectbox(_("Language"), list(LANGUAGES), key=_KEY,
-                         format_func=LANGUAGES.__getitem__, on_change=_chose)
+                         format_func=lambda code: ltr(LANGUAGES[code]), on_change=_chose)
 
 
 # Direction and language of the whole document, and the cookie of a language picked here.

@@ -25,6 +25,9 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "ops"
 LANGUAGES = {"en": "English", "ar": "العربية"}
 RIGHT_TO_LEFT = frozenset({"ar"})
+# The browser's pick of language, kept between sessions (set by the page's picker, read
+# by the pages and the login form).
+LANGUAGE_COOKIE = "ops_language"
 
 # Unicode isolates (UAX #9): text between them is laid out on its own, left to right,
 # whatever surrounds it, and never reorders its neighbours.

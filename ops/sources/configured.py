@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ops import catalogue
 from ops.config import Settings
+from ops.i18n import _, ltr
 from ops.sources import docker
 from ops.sources.base import PROBE_TIMEOUT_SECONDS, Source
 from ops.sources.host import HostSource
@@ -19,12 +20,16 @@ from ops.sources.redis import RedisSource
 
 
 def how_to_watch(source: str) -> str:
-    """The line a page or log shows for a service nobody configured."""
+    """The line a page or log shows for a service nobody configured (in the page's
+    language: "X is {this}")."""
     service = catalogue.service(source)
-    line = f"not watched: set {service.setting}, e.g. {service.setting}={service.example}"
+    setting, example = ltr(service.setting), ltr(f"{service.setting}={service.example}")
     if source == catalogue.DOCKER.name:
-        line += f", or give the collector {docker.LOCAL_SOCKET}"
-    return line
+        return _("not watched: set {setting}, e.g. {example}, or give the collector "
+                 "{socket}").format(setting=setting, example=example,
+                                    socket=ltr(docker.LOCAL_SOCKET))
+    return _("not watched: set {setting}, e.g. {example}").format(setting=setting,
+                                                                  example=example)
 
 
 def checks(settings: Settings) -> list[str]:

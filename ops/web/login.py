@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ops.config import Settings, SettingsError, load_settings
+from ops.i18n import LANGUAGE_COOKIE, LANGUAGES, RIGHT_TO_LEFT, _, ltr, speaking
 from ops.storage import StoreError
 from ops.web.auth import LoginThrottle, password_matches
 from ops.web.sessions import COOKIE, cookie_header, new_session, revoke, valid_session
@@ -26,12 +27,19 @@ log = logging.getLogger("ops.web.login")
 throttle = LoginThrottle()
 
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang}" dir="{direction}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Log in - Ops dashboard</title>
+<title>{title}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; background: #f6f7f9; color: #262730;
-       display: flex; justify-content: center; padding-top: 12vh; margin: 0; }}
+@font-face {{ font-family: "Noto Sans Arabic"; font-weight: 400;
+  src: url("/app/static/fonts/NotoSansArabic-Regular.ttf") format("truetype");
+  unicode-range: U+0600-06FF, U+0750-077F, U+0870-08FF, U+FB50-FDFF, U+FE70-FEFF; }}
+@font-face {{ font-family: "Noto Sans Arabic"; font-weight: 700;
+  src: url("/app/static/fonts/NotoSansArabic-Bold.ttf") format("truetype");
+  unicode-range: U+0600-06FF, U+0750-077F, U+0870-08FF, U+FB50-FDFF, U+FE70-FEFF; }}
+body {{ font-family: "Noto Sans Arabic", system-ui, sans-serif; background: #f6f7f9;
+       color: #262730; display: flex; justify-content: center; padding-top: 12vh;
+       margin: 0; }}
 main {{ background: #fff; border: 1px solid #d6d9de; border-radius: 8px;
         padding: 2rem 2.5rem; width: 20rem; }}
 h1 {{ font-size: 1.5rem; margin: 0 0 1.5rem; }}
@@ -43,18 +51,17 @@ button {{ margin-top: 1rem; padding: .5rem 1.2rem; font-size: 1rem; border-radiu
 p.error {{ color: #b3261e; background: #fdecea; padding: .6rem; border-radius: 6px; }}
 </style></head>
 <body><main>
-<h1>Ops dashboard</h1>
+<h1>{heading}</h1>
 {message}
 <form method="post" action="/login">
-<label for="password">Password</label>
+<label for="password">{password}</label>
 <input type="password" id="password" name="password" autocomplete="current-password"
        autofocus required>
 <input type="hidden" name="next" value="{next}">
-<button type="submit">Log in</button>
+<button type="submit">{log_in}</button>
 </form>
 </main></body></html>
 """
-
 
 def safe_next(target: str | None) -> str:
     """Where to go after login: a path of this site only (never `//host` or a URL)."""
@@ -64,10 +71,24 @@ def safe_next(target: str | None) -> str:
     return "/" if parts.scheme or parts.netloc else target
 
 
-def _page(next_path: str, message: str = "", status: int = 200) -> HTMLResponse:
+def page_language(request: Request, settings: Settings | None) -> str:
+    """The language the browser picked on the pages (its cookie), else OPS_LANGUAGE."""
+    picked = request.cookies.get(LANGUAGE_COOKIE, "")
+    if picked in LANGUAGES:
+        return picked
+    return settings.ops_language if settings is not None else "en"
+
+
+def _page(code: str, next_path: str, message: str = "", status: int = 200) -> HTMLResponse:
+    """The form in `code`'s language; `message` is already in it."""
     shown = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
-    return HTMLResponse(PAGE.format(message=shown, next=html.escape(next_path)),
-                        status_code=status)
+    with speaking(code):
+        text = {"title": _("Log in - Ops dashboard"), "heading": _("Ops dashboard"),
+                "password": _("Password"), "log_in": _("Log in")}
+    return HTMLResponse(PAGE.format(
+        lang=code, direction="rtl" if code in RIGHT_TO_LEFT else "ltr", message=shown,
+        next=html.escape(next_path), **{k: html.escape(v) for k, v in text.items()}),
+        status_code=status)
 
 
 def _is_https(request: Request) -> bool:
@@ -82,39 +103,47 @@ def _same_origin(request: Request) -> bool:
     return origin is None or urlsplit(origin).netloc == request.headers.get("host")
 
 
-def _settings_or_page() -> Settings | Response:
+def _settings_or_page(request: Request) -> Settings | Response:
     try:
         return load_settings()
     except SettingsError as error:
-        return _page("/", f"Settings error: {error}", status=500)
+        code = page_language(request, None)
+        with speaking(code):
+            said = _("Settings error: {error}").format(error=error)
+        return _page(code, "/", said, status=500)
 
 
 async def show_form(request: Request) -> Response:
-    settings = _settings_or_page()
+    settings = _settings_or_page(request)
     if isinstance(settings, Response):
         return settings
     next_path = safe_next(request.query_params.get("next"))
     if settings.ops_admin_password is None:
         return RedirectResponse(next_path, status_code=303)
-    return _page(next_path)
+    return _page(page_language(request, settings), next_path)
 
 
 async def log_in(request: Request) -> Response:
-    settings = _settings_or_page()
+    settings = _settings_or_page(request)
     if isinstance(settings, Response):
         return settings
+    code = page_language(request, settings)
     form = await request.form()
     next_path = safe_next(str(form.get("next") or "/"))
     if settings.ops_admin_password is None:
         return RedirectResponse(next_path, status_code=303)
     if not _same_origin(request):
-        return _page(next_path, "Refused: the form was sent from another site.", 403)
+        with speaking(code):
+            said = _("Refused: the form was sent from another site.")
+        return _page(code, next_path, said, 403)
     address = request.client.host if request.client else "unknown"
     wait = throttle.reserve(address)
     if wait is None:
         retry = max(1, round(throttle.retry_after(address)))
-        return _page(next_path, f"Too many wrong passwords from {address}: try again in "
-                     f"{retry} s.", 429)
+        with speaking(code):
+            said = _("Too many wrong passwords from {address}: try again in {seconds} s."
+                     ).format(address=ltr(address), seconds=ltr(retry))
+        return _page(code, next_path, said, 429)
     ok = False
     try:
         await asyncio.sleep(wait)
@@ -122,8 +151,10 @@ async def log_in(request: Request) -> Response:
     finally:
         throttle.done(address, ok)
     if not ok:
-        return _page(next_path, "Wrong password.", 401)
-    _, value = new_session(settings)
+        with speaking(code):
+            said = _("Wrong password.")
+        return _page(code, next_path, said, 401)
+    _session, value = new_session(settings)
     answer = RedirectResponse(next_path, status_code=303)
     answer.headers["set-cookie"] = cookie_header(value, settings.ops_session_hours * 3600,
                                                  secure=_is_https(request))
@@ -132,7 +163,7 @@ async def log_in(request: Request) -> Response:
 
 async def log_out(request: Request) -> Response:
     """End the session for good (also for copies of its cookie) and forget the cookie."""
-    settings = _settings_or_page()
+    settings = _settings_or_page(request)
     if isinstance(settings, Response):
         return settings
     from ops.web.routes import store_for

@@ -1,0 +1,70 @@
+"""Every page in Arabic (AppTest), as its reader sees it: no English word outside the
+left-to-right islands (figures, times, names, texts from services), with nothing
+configured, with a month of data, and with the services down. (Switching language in one
+browser session while another stays English: tests/test_browser_arabic.py.)"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ops.i18n import LEFT_TO_RIGHT_ISOLATE
+from ops.storage import Heartbeat, Latest, Store
+from tests.i18n_support import english_outside_islands, texts
+from tests.test_pages import CONFIGURED, app_for, month_of_data  # noqa: F401 - a fixture
+
+PAGES = ["pages/overview.py", "pages/history.py", "pages/backups.py", "pages/cache.py",
+         "pages/database.py", "pages/containers.py", "pages/alerts.py"]
+ARABIC = {"OPS_LANGUAGE": "ar"}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def assert_arabic(app: AppTest) -> None:
+    assert not app.exception, app.exception
+    assert any("\u0600" <= ch <= "\u06ff" for text in texts(app) for ch in text), \
+        "the page is in Arabic"
+    left = english_outside_islands(app)
+    assert not left, "English outside the left-to-right islands:\n" + "\n".join(
+        repr(text) for text in left)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_nothing_configured(monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
+                            page: str) -> None:
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    assert_arabic(app_for(monkeypatch, {**env, **ARABIC}, page))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_month_of_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                       month_of_data: Path, page: str) -> None:  # noqa: F811
+    data = tmp_path / "data"
+    shutil.copytree(month_of_data, data)
+    app = app_for(monkeypatch, {"OPS_DATA_DIR": str(data), **CONFIGURED, **ARABIC}, page)
+    assert_arabic(app)
+    if page == "pages/history.py":
+        app.segmented_control(key="history_range").set_value("30 d").run()
+        assert_arabic(app)
+
+
+@pytest.mark.parametrize("page", ["pages/overview.py", "pages/cache.py", "pages/database.py"])
+def test_services_down(monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
+                       page: str) -> None:
+    store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
+    now = now_ms()
+    for source in ("redis", "mongo", "api"):
+        store.set_latest(Latest(source, now, False, now - 60_000,
+                                f"{source}: Connection refused", {"values": {}, "info": {}}))
+    store.beat(Heartbeat(1, "h", now - 60_000, now, 5.0, "0.1.0"))
+    app = app_for(monkeypatch, {**env, **CONFIGURED, **ARABIC}, page)
+    assert_arabic(app)
+    said = [text for text in texts(app) if "Connection refused" in text]
+    assert said and all(f"{LEFT_TO_RIGHT_ISOLATE}" in text for text in said), \
+        "the service's own error is shown, as a left-to-right island"
