@@ -32,12 +32,18 @@ def catalog(code: str) -> Path:
     return LOCALE_DIR / code / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-def extract() -> None:
-    os.chdir(ROOT)  # locations in the catalog relative to the repository
+def write_template(path: Path) -> None:
+    """Every marked text of the code, as a gettext template (run from the repository's
+    root: locations are relative to it)."""
     keywords = [arg for keyword in KEYWORDS for arg in ("-k", keyword)]
     _pybabel("extract", "--no-default-keywords", *keywords, "--add-location=file",
-             "--sort-by-file", "--project=ops-dashboard", "--no-wrap", "-o", str(TEMPLATE),
+             "--sort-by-file", "--project=ops-dashboard", "--no-wrap", "-o", str(path),
              *SOURCES)
+
+
+def extract() -> None:
+    os.chdir(ROOT)
+    write_template(TEMPLATE)
     for code in LANGUAGES:
         if code == "en":
             continue
