@@ -3,6 +3,8 @@ its state and its own Send test), maintenance windows, and the outbox."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
@@ -46,8 +48,8 @@ def test_result(channel: str) -> str:
     if status == "pending":
         return _("queued: not tried yet")
     if status == "failed" and error:
-        return _("failed: {error}").format(error=ltr(error))
-    return _(STATUSES[status]) if status in STATUSES else ltr(plain(status))
+        return _("failed: {error}").format(error=plain(error))
+    return _(STATUSES[status]) if status in STATUSES else plain(status)
 
 
 def draw_channels() -> None:
@@ -87,7 +89,7 @@ def draw_channels() -> None:
             sent = (st.session_state.get(f"test:{name}") or [("",)])[-1][0] == "sent"
             (st.success if sent else st.error)(
                 _("Test on {channel}: {result}").format(channel=ltr(name),
-                                                        result=plain(result)))
+                                                        result=result))
 
 
 def target_name(target: str) -> str:
@@ -99,15 +101,16 @@ def target_name(target: str) -> str:
     return shown.subject(target)
 
 
-def described(silence: Silence, at_ts: int) -> str:
-    """A maintenance window as the page tells it (silences.describe in English)."""
+def described(silence: Silence, at_ts: int, island: Callable[[str], str] = ltr) -> str:
+    """A maintenance window as the page tells it (silences.describe in English); who set
+    it made an island by `island` (plain for Markdown)."""
     return _("{id}: {what} until {until} ({left} left), set by {who}").format(
         id=formatting.figure(str(silence.id)),
         what=_("all alerts") if silence.target is None else target_name(silence.target),
         until=formatting.clock(silence.until_ts),
         left=formatting.uptime((silence.until_ts - at_ts) / 1000),
         who=_("Alerts page") if silence.created_by == "Alerts page"
-        else ltr(silence.created_by))
+        else island(silence.created_by))
 
 
 def draw_silences() -> None:
@@ -127,7 +130,7 @@ def draw_silences() -> None:
         if st.form_submit_button(_("Silence"), icon=":material/notifications_off:"):
             made = silences.silence(db, settings, duration, target, "Alerts page", now_ms())
             st.success(_("Silenced {window}: nothing is sent meanwhile, everything is "
-                         "recorded.").format(window=plain(described(made, now_ms()))))
+                         "recorded.").format(window=described(made, now_ms(), plain)))
 
 
 def outbox_rows() -> list[dict[str, object]]:
@@ -191,8 +194,8 @@ if not firing:
 for alert in firing:
     since = formatting.uptime(max(0, now - (alert.firing_ts or now)) / 1000)
     st.error(_("**{severity}** · {message} · for {since}").format(
-        severity=plain(shown.severity(alert.severity)),
-        message=plain(shown.shown_message(alert)), since=since), icon=":material/error:")
+        severity=shown.severity(alert.severity),
+        message=shown.shown_message(alert, plain), since=since), icon=":material/error:")
 
 st.subheader(_("History"))
 past = records.history(db)

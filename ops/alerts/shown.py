@@ -58,7 +58,9 @@ STATES = {"pending": N_("pending"), "firing": N_("firing"), "resolved": N_("reso
 SUBJECTS = {"host": N_("host"), "data dir": N_("data dir"), "backup dir": N_("backup dir"),
             "backups": N_("backups"), "collector": N_("collector"), "cache": N_("cache"),
             "database": N_("database")}
-_SERVICES = {service.noun: service.label for service in WATCHED}
+# A service's noun in a message ("cache is down"); an acronym (API) stays a name.
+_SERVICES = {service.noun: service.label for service in WATCHED
+             if not service.label.isupper()}
 
 
 def rule_name(rule: str | None) -> str:
@@ -94,10 +96,10 @@ def subject(value: str | None) -> str:
     text = str(value or "")
     if language() == "en":
         return text
-    if text in _SERVICES:
-        return _(_SERVICES[text])
     if text in SUBJECTS:
         return _(SUBJECTS[text])
+    if text in _SERVICES:
+        return _(_SERVICES[text])
     return ltr(text)
 
 
@@ -105,7 +107,7 @@ def subject(value: str | None) -> str:
 
 _FIG = r"-?[\d,]+(?:\.\d+)?"
 _DURATION = r"(?:\d+[dhm] )*\d+s"
-_UNKNOWN_TIME = "an unknown time"
+_UNKNOWN_TIME = N_("an unknown time")
 
 
 @dataclass(frozen=True)
@@ -237,28 +239,32 @@ _CONTAINER_STATES = {"starting": N_("starting"), "healthy": N_("healthy"),
                      "created": N_("created"), "paused": N_("paused")}
 
 
-def _part(kind: str, value: str, depth: int) -> str:
+Island = Callable[[str], str]
+
+
+def _part(kind: str, value: str, depth: int, island: Island) -> str:
     shown: dict[str, Callable[[str], str]] = {
-        "name": subject,
-        "text": ltr,
+        "name": lambda text: subject(text) if text in _SERVICES or text in SUBJECTS
+        else island(text),
+        "text": island,
         "percent": lambda text: formatting.figure(f"{text}%"),
         "state": lambda text: _(_CONTAINER_STATES[text]),
         "duration": lambda text: _(_UNKNOWN_TIME) if text == _UNKNOWN_TIME
         else formatting.figure(text),
-        "message": lambda text: _told(text, depth + 1),
+        "message": lambda text: _told(text, island, depth + 1),
     }
     return shown.get(kind, formatting.figure)(value)
 
 
-def _told(message: str, depth: int = 0) -> str:
+def _told(message: str, island: Island, depth: int = 0) -> str:
     if depth < 3:
         for wording in _WORDINGS:
             found = wording.pattern.match(message)
             if found is not None:
                 return _(wording.msgid).format(**{
-                    key: _part(wording.kinds.get(key, "figure"), value, depth)
+                    key: _part(wording.kinds.get(key, "figure"), value, depth, island)
                     for key, value in found.groupdict().items()})
-    return ltr(message)
+    return island(message)
 
 
 def bare(text: str) -> str:
@@ -266,22 +272,29 @@ def bare(text: str) -> str:
     return text.replace(LEFT_TO_RIGHT_ISOLATE, "").replace(POP_DIRECTIONAL_ISOLATE, "")
 
 
-def message_text(message: str | None) -> str:
-    """A stored alert message told in the current language (itself in English)."""
+def message_text(message: str | None, island: Island = ltr) -> str:
+    """A stored alert message told in the current language; in English the message
+    itself (through `island`, when one is given)."""
     text = str(message or "")
     if language() == "en" or not text:
-        return text
-    return _told(bare(text))
+        return island(text) if island is not ltr else text
+    return _told(bare(text), island)
 
 
-def shown_message(alert: Any) -> str:
-    """The text of an alert (an Alert, or a mapping with its fields) as the page or the
+def shown_message(alert: Any, island: Island = ltr) -> str:
+    """The text of an alert (an Alert, or a mapping with its fields) as a page or a
     notification tells it: its message rebuilt in the current language, figures, names
-    and errors as left-to-right islands; in English the stored message exactly. An alert
-    with no message is named by its rule."""
+    and errors as left-to-right islands; in English the stored message exactly. An
+    alert with no message is named by its rule.
+
+    `island` makes an island of a text a service, the system or an older message wrote
+    (ops.i18n.ltr); for Markdown (st.error, st.markdown) pass pages.common.plain, which
+    also makes it inert. In English the whole message goes through it."""
     fields = alert if isinstance(alert, Mapping) else getattr(alert, "__dict__", {})
     message = fields.get("message")
     if message:
-        return message_text(str(message))
-    return rule_name(fields.get("rule")) if language() != "en" \
-        else str(fields.get("rule") or "")
+        return message_text(str(message), island)
+    if language() != "en":
+        return rule_name(fields.get("rule"))
+    rule = str(fields.get("rule") or "")
+    return island(rule) if island is not ltr else rule
