@@ -17,9 +17,9 @@ detail, choice = service_detail("Redis", "redis", settings.redis_url is not None
 now = now_ms()
 over = range_name(choice)
 st.caption(_("{state} · version {version} · uptime {uptime} · role {role} · {url}").format(
-    state=detail.state(now), version=plain(detail.fact("version")),
-    uptime=formatting.uptime(detail.values.get("uptime_s")), role=plain(detail.fact("role")),
-    url=ltr(plain(settings.redis_url))))
+    state=detail.state(now), version=detail.fact("version", plain),
+    uptime=formatting.uptime(detail.values.get("uptime_s")), role=detail.fact("role", plain),
+    url=plain(settings.redis_url)))
 
 
 def count(number: float | None, places: int = 0) -> str:
@@ -30,7 +30,7 @@ def count(number: float | None, places: int = 0) -> str:
 t = detail.totals
 st.subheader(_("Hit rate"))
 cols = st.columns(4)
-cols[0].metric(_("Since Redis started"),
+cols[0].metric(_("Since {service} started").format(service=ltr("Redis")),
                formatting.percent(detail.values.get("hit_rate_total_pct")))
 cols[1].metric(_("Over {range}").format(range=over), formatting.percent(t["hit_rate_pct"]))
 cols[2].metric(_("Hits ({range})").format(range=over), count(t["keyspace_hits"]))

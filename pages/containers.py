@@ -49,14 +49,14 @@ def live() -> None:
         return
     if watched.state == "unreachable":
         st.error(_("Containers are not watched: {error}.").format(
-            error=ltr(plain(watched.error))), icon=":material/error:")
+            error=plain(watched.error)), icon=":material/error:")
         return
     st.caption(_("{summary} · as {command}: CPU {full} is one core; memory is usage minus "
-                 "inactive file cache").format(summary=plain(containers.summary(watched)),
+                 "inactive file cache").format(summary=containers.summary(watched),
                                                command=ltr("docker stats"),
                                                full=formatting.figure("100 %")))
     if not watched.found:
-        st.info(_("The Docker engine has no containers."))
+        st.info(_("The {docker} engine has no containers.").format(docker=ltr("Docker")))
         return
     # st.dataframe shows each value as text: names, images and health output are never
     # read as Markdown or HTML.

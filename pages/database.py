@@ -25,8 +25,8 @@ detail, choice = service_detail("MongoDB", "mongo", settings.mongo_uri is not No
                                 _("Rates over"), mongo_detail)
 now = now_ms()
 st.caption(_("{state} · version {version} · uptime {uptime} · {host}").format(
-    state=detail.state(now), version=plain(detail.fact("version")),
-    uptime=formatting.uptime(detail.values.get("uptime_s")), host=plain(detail.fact("host"))))
+    state=detail.state(now), version=detail.fact("version", plain),
+    uptime=formatting.uptime(detail.values.get("uptime_s")), host=detail.fact("host", plain)))
 
 cols = st.columns(4)
 cols[0].metric(_("Connections"), detail.value("connections_current"))

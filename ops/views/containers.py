@@ -17,7 +17,7 @@ from typing import Any
 
 from ops import formatting
 from ops.catalogue import DOCKER
-from ops.i18n import N_, _, ltr
+from ops.i18n import N_, _, ltr, ngettext
 from ops.sources.configured import how_to_watch
 from ops.sources.containers import EVENT_SOURCE, Container, containers
 from ops.storage import Event, Latest, Store
@@ -107,19 +107,20 @@ def table(found: list[Container], now_ts: int) -> list[dict[str, Any]]:
 
 
 def summary(watched: Watch) -> str:
-    """The Overview tile's figure: `5 of 6 running, 1 unhealthy`."""
+    """The Containers page's figure: `5 of 6 running, 1 unhealthy`."""
     found = watched.found
-    text = _("{running} of {total} running").format(
-        running=formatting.figure(str(sum(c.running for c in found))),
-        total=formatting.figure(str(len(found))))
+    count = formatting.figure
+    text = ngettext("{running} of {total} running", "{running} of {total} running",
+                    len(found)).format(running=count(str(sum(c.running for c in found))),
+                                       total=count(str(len(found))))
     unhealthy = sum(c.health == "unhealthy" for c in found)
     oom = sum(c.oom_killed for c in found)
     if unhealthy:
-        text = _("{summary}, {count} unhealthy").format(
-            summary=text, count=formatting.figure(str(unhealthy)))
+        text = ngettext("{text}, {count} unhealthy", "{text}, {count} unhealthy",
+                        unhealthy).format(text=text, count=count(str(unhealthy)))
     if oom:
-        text = _("{summary}, {count} OOM-killed").format(
-            summary=text, count=formatting.figure(str(oom)))
+        text = ngettext("{text}, {count} OOM-killed", "{text}, {count} OOM-killed",
+                        oom).format(text=text, count=count(str(oom)))
     return text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,15 +26,17 @@ def known(latest: Latest | None, name: str) -> tuple[Any, int | None]:
     return (value, last.get("ts")) if value is not None else (None, None)
 
 
-def fact(latest: Latest | None, name: str) -> str | None:
+def fact(latest: Latest | None, name: str,
+         shown: Callable[[str], str] = ltr) -> str | None:
     """`7.2.4`, or `7.2.4 (last seen <time>)` while down; None when never seen. The
-    service's own value is a left-to-right island on Arabic pages."""
+    service's own value as `shown` makes it: a left-to-right island on Arabic pages
+    (a page passes its Markdown escaping, pages.common.plain)."""
     value, seen_ts = known(latest, name)
     if value is None:
         return None
     if seen_ts is None:
-        return ltr(value)
-    return _("{value} (last seen {time})").format(value=ltr(value),
+        return shown(str(value))
+    return _("{value} (last seen {time})").format(value=shown(str(value)),
                                                   time=formatting.clock(seen_ts))
 
 
@@ -59,9 +62,9 @@ class Detail:
     def known(self, name: str) -> tuple[Any, int | None]:
         return known(self.latest, name)
 
-    def fact(self, name: str) -> str:
+    def fact(self, name: str, shown: Callable[[str], str] = ltr) -> str:
         """`7.2.4`; `7.2.4 (last seen <time>)` while down; `unknown` when never seen."""
-        return fact(self.latest, name) or _("unknown")
+        return fact(self.latest, name, shown) or _("unknown")
 
     def value(self, name: str, digits: int = 0, unit: str = "") -> str:
         number = self.values.get(name)
