@@ -18,7 +18,15 @@ from typing import Any
 
 from ops import formatting
 from ops.catalogue import WATCHED
-from ops.i18n import LEFT_TO_RIGHT_ISOLATE, N_, POP_DIRECTIONAL_ISOLATE, _, language, ltr
+from ops.i18n import (
+    LEFT_TO_RIGHT_ISOLATE,
+    N_,
+    POP_DIRECTIONAL_ISOLATE,
+    _,
+    language,
+    ltr,
+    right_to_left,
+)
 
 # Rule names as the notifications' titles show them (`service down`): the rule's
 # name with spaces.
@@ -75,7 +83,8 @@ def rule_name(rule: str | None) -> str:
 def rule_title(rule: str, title: str) -> str:
     """What a rule watches, as the rules table says it."""
     if rule == "service_down":
-        services = ", ".join(_(service.label) for service in WATCHED)
+        services = ("، " if right_to_left() else ", ").join(
+            subject(service.noun) for service in WATCHED)
         return _("service down ({services}, HTTP checks)").format(services=services)
     known = RULE_TITLES.get(rule)
     return _(known) if known is not None and known == title else ltr(title)
