@@ -23,19 +23,25 @@ from ops.backup.restore import check_target
 from ops.backup.restored import SCRATCH_PREFIX, forget, left_out, restored_copies
 from ops.clock import now_ms
 from ops.copies.fetching import listings
-from ops.copies.run import summary as copies_summary
 from ops.heartbeat import collector_state
+from ops.i18n import _, ltr, ngettext
 from ops.sources.configured import how_to_watch
 from ops.storage import Job
 from ops.views.backups import (
+    KINDS,
+    as_told,
+    copies_text,
     copy_notice,
     databases_text,
     describe_job,
     drill_text,
+    event_label,
     fraction_done,
+    kind_label,
     last_drill,
+    listed,
     option_label,
-    scheduled,
+    status_label,
     summary,
 )
 from ops.web.downloads import signed_link
@@ -51,37 +57,48 @@ def inert(job: Job) -> Job:
             key: plain(value) if isinstance(value, str) else value
             for key, value in values.items()}
 
-    return replace(job, kind=plain(job.kind), error=plain(job.error) if job.error else None,
+    return replace(job, kind=job.kind if job.kind in KINDS else plain(job.kind),
+                   error=plain(job.error) if job.error else None,
                    progress=clean(job.progress), result=clean(job.result))
 
 
 settings = page_settings()
 db = store(str(settings.database_path))
 
-st.title("Backups")
+st.title(_("Backups"))
 
 if settings.mongo_uri is None:
-    st.info(f"MongoDB is {how_to_watch('mongo')}. Backups need it.", icon=":material/info:")
+    st.info(_("{service} is {state}. Backups need it.").format(
+        service=ltr("MongoDB"), state=how_to_watch("mongo")), icon=":material/info:")
 
 state = summary(settings, db)
 now = now_ms()
 cols = st.columns(4)
-cols[0].metric("Last backup", state.last_text(now).split(",")[0])
-cols[0].caption(plain(state.last_text(now)))  # the status comes from the manifest
-cols[1].metric("Next scheduled", state.next_text(settings).split(" ", 1)[-1]
-               if scheduled(settings) else "off")
+cols[0].metric(_("Last backup"), state.last_figure(now))
+cols[0].caption(state.last_text(now, inert=plain))  # the status comes from the manifest
+cols[1].metric(_("Next scheduled"), state.next_figure(settings))
 cols[1].caption(state.next_text(settings))
-cols[2].metric("Retention", f"{settings.backup_retention_days} days")
-cols[2].caption("the newest good backup is always kept")
-cols[3].metric("Backups on disk", state.count)
-cols[3].caption(str(settings.backup_dir))
+days = settings.backup_retention_days
+cols[2].metric(_("Retention"), ngettext("{days} days", "{days} days", days).format(
+    days=formatting.figure(str(days))))
+cols[2].caption(_("the newest good backup is always kept"))
+cols[3].metric(_("Backups on disk"), state.count)
+cols[3].caption(ltr(settings.backup_dir))
+
+
+def already(job: Job) -> str:
+    """The toast of a request that joined a job already queued or running."""
+    text = (_("A {kind} is already queued: following it") if job.status == "queued" else
+            _("A {kind} is already running: following it") if job.status == "running" else
+            _("A {kind} is already {status}: following it"))
+    return text.format(kind=kind_label(job.kind, plain), status=ltr(job.status))
 
 
 def request(kind: str, params: dict[str, object] | None = None, join: bool = True) -> None:
     job, created = db.request_job(kind, "dashboard", now_ms(), params, join=join)
     st.session_state["followed_job"] = job.id
     if not created:
-        st.toast(f"A {kind} is already {job.status}: following it")
+        st.toast(already(job))
 
 
 def request_backup(again: bool = False) -> None:
@@ -91,7 +108,7 @@ def request_backup(again: bool = False) -> None:
     st.session_state["followed_job"] = asked.job.id
     st.session_state["confirm_backup"] = asked.job.id if asked.recent else None
     if not asked.created and not asked.recent:
-        st.toast(f"A backup is already {asked.job.status}: following it")
+        st.toast(already(asked.job))
 
 
 def refusal(target: str) -> str | None:
@@ -110,12 +127,13 @@ def confirm_another_backup() -> None:
     if job is None or job.finished_ts is None:
         return
     age = max(0, round((now_ms() - job.finished_ts) / 1000))
-    st.warning(f"A backup finished {age} s ago - take another?", icon=":material/help:")
+    st.warning(_("A backup finished {age} ago - take another?").format(
+        age=formatting.figure(f"{age} s")), icon=":material/help:")
     yes, no = st.columns(2)
-    if yes.button("Take another backup", key="backup_again", icon=":material/backup:"):
+    if yes.button(_("Take another backup"), key="backup_again", icon=":material/backup:"):
         request_backup(again=True)
         st.rerun()
-    if no.button("No, keep that one", key="backup_keep"):
+    if no.button(_("No, keep that one"), key="backup_keep"):
         st.session_state["confirm_backup"] = None
         st.rerun()
 
@@ -129,8 +147,11 @@ def follow_job() -> None:
     collector = collector_state(db, settings, now_ms())
     job = inert(job)
     if job.active and not collector.running:
-        st.error(f"{collector.message}. The {job.kind} is queued and starts when the "
-                 "collector runs (`python -m collector`).", icon=":material/error:")
+        st.error(_("{collector}. The {kind} is queued and starts when the collector runs "
+                   "({command}).").format(collector=collector.shown,
+                                          kind=kind_label(job.kind),
+                                          command=ltr("`python -m collector`")),
+                 icon=":material/error:")
         return
     text = describe_job(job)
     if job.active:
@@ -146,12 +167,12 @@ def follow_job() -> None:
 
 
 left, right = st.columns([1, 3])
-if left.button("Backup now", type="primary", disabled=settings.mongo_uri is None,
+if left.button(_("Backup now"), type="primary", disabled=settings.mongo_uri is None,
                icon=":material/backup:"):
     request_backup()
-right.caption("The collector runs the backup; this page follows it. A request while a "
-              "backup runs joins that backup; one less than "
-              f"{RECENT_SECONDS} s after a backup finished asks first.")
+right.caption(_("The collector runs the backup; this page follows it. A request while a "
+                "backup runs joins that backup; one less than {seconds} after a backup "
+                "finished asks first.").format(seconds=formatting.figure(f"{RECENT_SECONDS} s")))
 if st.session_state.get("confirm_backup"):
     confirm_another_backup()
 follow_job()
@@ -172,38 +193,40 @@ def on_newest() -> None:
             st.session_state[key] = newest
 
 
+@as_told
 def label(backup: str) -> str:
     """An option as the catalogue reads (selectbox options are plain text, not Markdown)."""
     return option_label(by_id[backup])
 
 
 def restore_form(ids: list[str]) -> None:
-    chosen = st.selectbox("Backup", ids, key="restore_backup", format_func=label)
+    chosen = st.selectbox(_("Backup"), ids, key="restore_backup", format_func=label)
     choices = databases_in(by_id[chosen])
     from_db: str | None = None
     if choices:
-        from_db = st.selectbox("Database in the backup", choices, key="restore_from_db",
-                               help="A backup holds every database it took; one is restored "
-                                    "at a time")
+        from_db = st.selectbox(_("Database in the backup"), choices, key="restore_from_db",
+                               format_func=as_told(ltr),
+                               help=_("A backup holds every database it took; one is "
+                                      "restored at a time"))
     else:
-        st.warning("No database could be read from this backup: Verify it to see why.",
+        st.warning(_("No database could be read from this backup: Verify it to see why."),
                    icon=":material/warning:")
-    target = st.text_input("Into database", key="restore_target",
-                           help="Restoring into a new name leaves the original alone")
-    drop = st.checkbox("Replace what is in that database (drop its collections first)",
+    target = st.text_input(_("Into database"), key="restore_target",
+                           help=_("Restoring into a new name leaves the original alone"))
+    drop = st.checkbox(_("Replace what is in that database (drop its collections first)"),
                        key="restore_drop")
-    typed = st.text_input("Type the database name again to confirm", key="restore_confirm")
+    typed = st.text_input(_("Type the database name again to confirm"), key="restore_confirm")
     refused = refusal(target) if target else None
     if refused:
         st.error(plain(refused), icon=":material/block:")
     elif target:
-        st.caption(plain(copy_notice(settings, left_out(db, settings.backup_databases),
-                                     target)))
+        st.caption(copy_notice(settings, left_out(db, settings.backup_databases), target,
+                               inert=plain))
     ready = bool(target) and typed == target and settings.mongo_uri is not None \
         and from_db is not None
     # The refusal is said as soon as the name is typed, and the click is refused too:
     # whatever reaches the server, nothing is queued for such a target.
-    if st.button("Restore", type="primary", disabled=not ready, key="restore_button") \
+    if st.button(_("Restore"), type="primary", disabled=not ready, key="restore_button") \
             and ready and refused is None:
         request("restore", {"backup": chosen, "from_db": from_db, "to_db": target,
                             "drop": drop}, join=False)
@@ -215,73 +238,93 @@ def left_out_copies() -> None:
     copies = restored_copies(db) if settings.backup_databases is None else []
     if not copies:
         return
-    st.caption("Left out of the daily backups as restored copies (set BACKUP_DATABASES to "
-               "choose the databases yourself): " + ", ".join(
-                   plain(f"{c.name} (from {c.from_db}, {c.backup})") for c in copies))
+    st.caption(_("Left out of the daily backups as restored copies (set {setting} to choose "
+                 "the databases yourself): {copies}").format(
+        setting=ltr("BACKUP_DATABASES"), copies=listed([
+            _("{name} (from {database}, {backup})").format(
+                name=plain(c.name), database=plain(c.from_db), backup=plain(c.backup))
+            for c in copies])))
     for copy in copies:
-        if st.button(f"Back up {plain(copy.name)} again", key=f"include_{copy.name}"):
+        if st.button(_("Back up {name} again").format(name=plain(copy.name)),
+                     key=f"include_{copy.name}"):
             forget(db, copy.name, now_ms())
             st.rerun()
 
 
-st.subheader("Catalogue")
+st.subheader(_("Catalogue"))
 if not entries:
-    st.caption(f"No backups in {settings.backup_dir} yet.")
+    st.caption(_("No backups in {directory} yet.").format(directory=ltr(settings.backup_dir)))
 else:
     on_newest()
     ids = [e.id for e in entries]
     # Above the table, outside it: on a phone its last column (download) is off-screen.
-    pick = st.selectbox("Download a backup", ids, key="download_backup", format_func=label)
-    st.link_button("Download", signed_link(settings, pick), icon=":material/download:")
+    pick = st.selectbox(_("Download a backup"), ids, key="download_backup", format_func=label)
+    st.link_button(_("Download"), signed_link(settings, pick), icon=":material/download:")
     zone = formatting.zone_name()
+    created = f"created ({zone})"
     table = pd.DataFrame([{
-        f"created ({zone})": formatting.clock(e.created_ms),
+        created: formatting.clock(e.created_ms),
         "size": formatting.size(e.size_bytes), "databases": databases_text(e),
-        "duration": f"{e.duration_s:.1f} s" if e.duration_s is not None else "",
-        "collections": e.collections, "documents": e.documents, "status": e.status,
-        "verified": e.verified, "drill": drill_text(e),
-        **({"copies": copies_summary(settings, db, e.id)} if settings.backup_copy_urls else {}),
+        "duration": formatting.figure(f"{e.duration_s:.1f} s")
+        if e.duration_s is not None else "",
+        "collections": e.collections, "documents": e.documents,
+        "status": status_label(e.status), "verified": e.verified, "drill": drill_text(e),
+        **({"copies": copies_text(settings, db, e.id)} if settings.backup_copy_urls else {}),
         "download": signed_link(settings, e.id),
     } for e in entries])
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
-        "download": st.column_config.LinkColumn("download", display_text="download"),
-        "verified": st.column_config.CheckboxColumn("verified"),
-    })
-    st.caption("Download links are signed and work for 5 minutes; reload the page for new "
-               "ones. Restore a download anywhere with `mongorestore --gzip --archive=FILE`.")
+    # The headers in the page's language (display only: the keys above stay English).
+    headers = {created: _("created ({zone})").format(zone=ltr(zone)), "size": _("size"),
+               "databases": _("databases"), "duration": _("duration"),
+               "collections": _("collections"), "documents": _("documents"),
+               "status": _("status"), "verified": _("verified"), "drill": _("drill"),
+               "copies": _("copies"), "download": _("download")}
+    st.dataframe(table.rename(columns=headers), hide_index=True, width="stretch",
+                 column_config={
+                     headers["download"]: st.column_config.LinkColumn(
+                         headers["download"], display_text=_("download")),
+                     headers["verified"]: st.column_config.CheckboxColumn(headers["verified"]),
+                 })
+    st.caption(_("Download links are signed and work for 5 minutes; reload the page for new "
+                 "ones. Restore a download anywhere with {command}.").format(
+        command=ltr("`mongorestore --gzip --archive=FILE`")))
     drilled = last_drill(entries)
-    if drilled and drilled.get("ok"):
-        st.caption("Last restore drill: " + plain(str(drilled.get("summary"))))
-    elif drilled:
-        st.error("Last restore drill: " + plain(str(drilled.get("summary"))),
-                 icon=":material/error:")
+    if drilled:
+        said = _("Last restore drill: {summary}").format(
+            summary=plain(str(drilled.get("summary"))))
+        if drilled.get("ok"):
+            st.caption(said)
+        else:
+            st.error(said, icon=":material/error:")
 
-    with st.expander("Verify a backup", icon=":material/verified:"):
-        chosen = st.selectbox("Backup", ids, key="verify_backup", format_func=label)
-        st.caption("Checks the sha256 against the manifest, the gzip stream, the archive "
-                   "structure, each collection's CRC and every document.")
-        if st.button("Verify", key="verify_button"):
+    with st.expander(_("Verify a backup"), icon=":material/verified:"):
+        chosen = st.selectbox(_("Backup"), ids, key="verify_backup", format_func=label)
+        st.caption(_("Checks the {sha256} against the manifest, the {gzip} stream, the archive "
+                     "structure, each collection's {crc} and every document.").format(
+            sha256=ltr("sha256"), gzip=ltr("gzip"), crc=ltr("CRC")))
+        if st.button(_("Verify"), key="verify_button"):
             request("verify", {"backup": chosen}, join=False)
             st.rerun()
 
-    with st.expander("Restore drill", icon=":material/fact_check:"):
-        chosen = st.selectbox("Backup", ids, key="drill_backup", format_func=label)
-        st.caption(f"Restores every database of the backup into scratch databases "
-                   f"({SCRATCH_PREFIX}0, ...) on the same server, compares each collection's "
-                   "document count and content with the backup, then drops them. "
-                   + ("Scheduled: " + settings.backup_drill + "."
-                      if settings.backup_drill != "off" else
-                      "Set BACKUP_DRILL=weekly to run one on a schedule."))
-        if st.button("Run drill", key="drill_button", disabled=settings.mongo_uri is None):
+    with st.expander(_("Restore drill"), icon=":material/fact_check:"):
+        chosen = st.selectbox(_("Backup"), ids, key="drill_backup", format_func=label)
+        schedule = (_("Scheduled: {schedule}.").format(schedule=ltr(settings.backup_drill))
+                    if settings.backup_drill != "off" else
+                    _("Set {setting} to run one on a schedule.").format(
+                        setting=ltr("BACKUP_DRILL=weekly")))
+        st.caption(_("Restores every database of the backup into scratch databases ({names}) "
+                     "on the same server, compares each collection's document count and "
+                     "content with the backup, then drops them. {schedule}").format(
+            names=ltr(f"{SCRATCH_PREFIX}0, ..."), schedule=schedule))
+        if st.button(_("Run drill"), key="drill_button", disabled=settings.mongo_uri is None):
             request("drill", {"backup": chosen}, join=False)
             st.rerun()
 
-    with st.expander("Restore a backup", icon=":material/settings_backup_restore:"):
+    with st.expander(_("Restore a backup"), icon=":material/settings_backup_restore:"):
         restore_form(ids)
 left_out_copies()
 
 
-@st.cache_data(ttl=60, show_spinner="Asking the copy targets what they hold...")
+@st.cache_data(ttl=60, show_spinner=_("Asking the copy targets what they hold..."))
 def copies_held(urls: tuple[str, ...]) -> list[dict[str, Any]]:
     """Each target's listing, for a minute: listing a bucket is a request per page run."""
     return [{"target": t.target, "error": t.error,
@@ -293,11 +336,11 @@ def copies_off_this_host() -> None:
     """What every BACKUP_COPY_URLS target holds, and a way to bring a copy back when the
     local file is gone (a rebuilt host): fetched, checked against its manifest, then it is
     a backup here like any other - restorable, downloadable."""
-    st.subheader("Copies off this host")
+    st.subheader(_("Copies off this host"))
     if not st.session_state.get("list_copies"):
-        st.caption("Copies are made after each backup, read back and checked before they "
-                   "count; the copies column above says which targets hold a good one.")
-        if st.button("List what the targets hold", key="list_copies_button",
+        st.caption(_("Copies are made after each backup, read back and checked before they "
+                     "count; the copies column above says which targets hold a good one."))
+        if st.button(_("List what the targets hold"), key="list_copies_button",
                      icon=":material/cloud:"):
             st.session_state["list_copies"] = True  # a target down can take seconds
             st.rerun()
@@ -313,12 +356,15 @@ def copies_off_this_host() -> None:
                  "encrypted": encrypted, "complete": complete, "here": ident in here}
                 for ident, size, encrypted, complete in held["backups"]]
         if rows:
-            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+            st.dataframe(pd.DataFrame([{
+                _("backup"): ltr(row["backup"]), _("size"): row["size"],
+                _("encrypted"): row["encrypted"], _("complete"): row["complete"],
+                _("here"): row["here"]} for row in rows]), hide_index=True, width="stretch")
         missing += [r["backup"] for r in rows if r["complete"] and not r["here"]]
     if missing:
-        chosen = st.selectbox("Fetch a copy back to this host", sorted(set(missing),
-                              reverse=True), key="fetch_backup")
-        if st.button("Fetch", key="fetch_button", icon=":material/cloud_download:"):
+        chosen = st.selectbox(_("Fetch a copy back to this host"), sorted(set(missing),
+                              reverse=True), key="fetch_backup", format_func=as_told(ltr))
+        if st.button(_("Fetch"), key="fetch_button", icon=":material/cloud_download:"):
             request("fetch", {"backup": chosen}, join=False)
             st.rerun()
 
@@ -328,8 +374,8 @@ if settings.backup_copy_urls:
 
 events = db.events(0, now_ms(), sources=["backup"], limit=15)
 if events:
-    st.subheader("Recent backup events")
+    st.subheader(_("Recent backup events"))
     st.dataframe(pd.DataFrame([{
-        f"when ({formatting.zone_name()})": formatting.clock(e.ts),
-        "event": e.kind.replace("_", " "), "detail": e.message or ""} for e in events]),
+        _("when ({zone})").format(zone=ltr(formatting.zone_name())): formatting.clock(e.ts),
+        _("event"): event_label(e.kind), _("detail"): ltr(e.message or "")} for e in events]),
         hide_index=True, width="stretch")

@@ -1,7 +1,13 @@
-"""What the pages say about backups: the last one, the next one, a job in words."""
+"""What the pages say about backups: the last one, the next one, a job in words.
+
+The states, kinds and events the backup code stores and prints stay English there (the
+commands, JSON and the database read them); they are worded in the page's language
+here, at display. Texts a service, a manifest or an error wrote are islands (`inert`,
+`ltr` by default; the page passes its Markdown-safe `plain`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +17,70 @@ from ops.backup.catalogue import BackupEntry, databases_in, list_backups
 from ops.backup.manifest import parse_iso
 from ops.backup.schedule import NEXT_BACKUP_KEY
 from ops.config import Settings
+from ops.copies import records
+from ops.copies.run import targets_of
+from ops.copies.targets import shown
+from ops.i18n import N_, _, language, ltr, ngettext, right_to_left, speaking
 from ops.storage import Job, Store
+
+Inert = Callable[[str], str]
+
+# What a job is, as the pages name it (the stored kind stays English).
+KINDS = {"backup": N_("backup"), "restore": N_("restore"), "verify": N_("verify"),
+         "drill": N_("drill"), "copy": N_("copy"), "fetch": N_("fetch")}
+# A backup's status in the catalogue (ops.backup.catalogue), and a copy's (ops.copies.records).
+STATUSES = {"ok": N_("ok"), "no manifest": N_("no manifest"),
+            "unreadable manifest": N_("unreadable manifest"),
+            "size differs from manifest": N_("size differs from manifest"),
+            "good": N_("good"), "failed": N_("failed"), "copying": N_("copying")}
+# The backup events the page lists, as English shows them (the kind with spaces).
+EVENTS = {kind.replace(" ", "_"): kind for kind in (
+    N_("backup started"), N_("backup ok"), N_("backup failed"), N_("backup interrupted"),
+    N_("backup pruned"), N_("backup prune failed"),
+    N_("restore started"), N_("restore ok"), N_("restore failed"), N_("restore interrupted"),
+    N_("restore safety backup"),
+    N_("verify started"), N_("verify ok"), N_("verify failed"), N_("verify interrupted"),
+    N_("drill started"), N_("drill ok"), N_("drill failed"), N_("drill interrupted"),
+    N_("copy started"), N_("copy ok"), N_("copy failed"), N_("copy interrupted"),
+    N_("copy damaged"), N_("copy pruned"), N_("copy prune failed"),
+    N_("fetch started"), N_("fetch ok"), N_("fetch failed"), N_("fetch interrupted"),
+    N_("restored copy left out"), N_("restored copy included"))}
+
+
+def as_told(show: Callable[[str], str]) -> Callable[[str], str]:
+    """`show` as a selectbox's format_func: told in the language of the page run that drew
+    the selectbox, also when Streamlit calls it again outside that run (the islands in an
+    option then match the options it drew)."""
+    code = language()
+
+    def told(value: str) -> str:
+        with speaking(code):
+            return show(value)
+
+    return told
+
+
+def listed(items: list[str]) -> str:
+    """Items one after the other, with the comma of the page's language."""
+    return ("، " if right_to_left() else ", ").join(items)
+
+
+def kind_label(kind: str, inert: Inert = ltr) -> str:
+    return _(KINDS[kind]) if kind in KINDS else inert(kind)
+
+
+def status_label(status: str, inert: Inert = ltr) -> str:
+    return _(STATUSES[status]) if status in STATUSES else inert(status)
+
+
+def event_label(kind: str) -> str:
+    """`backup ok` as the events table reads it (an unknown kind as it is stored)."""
+    return _(EVENTS[kind]) if kind in EVENTS else ltr(kind.replace("_", " "))
+
+
+def count(value: int) -> str:
+    """`12,345` as a page shows a count in a sentence."""
+    return formatting.figure(f"{value:,}")
 
 
 @dataclass(frozen=True)
@@ -21,21 +90,42 @@ class BackupSummary:
     next_ts: int | None
     count: int
 
-    def last_text(self, now_ts: int) -> str:
+    def last_figure(self, now_ts: int) -> str:
+        """The last backup's age, as the figure above its caption shows it."""
         if self.last is None:
-            return "none yet"
-        age = formatting.age(int(self.last.created.timestamp() * 1000), now_ts)
-        return f"{age}, {formatting.size(self.last.size_bytes)}, {self.last.status}"
+            return _("none yet")
+        return formatting.age(self.last.created_ms, now_ts)
+
+    def last_text(self, now_ts: int, inert: Inert = ltr) -> str:
+        if self.last is None:
+            return _("none yet")
+        return _("{age}, {size}, {status}").format(
+            age=self.last_figure(now_ts), size=formatting.size(self.last.size_bytes),
+            status=status_label(self.last.status, inert))
+
+    def next_figure(self, settings: Settings) -> str:
+        """When the next backup runs, as the figure above its caption shows it."""
+        if not scheduled(settings):
+            return _("off")
+        zone = settings.backup_timezone.key
+        if self.next_ts is None:
+            return _("at {time}").format(
+                time=formatting.figure(f"{settings.backup_time:%H:%M} {zone}"))
+        when = datetime.fromtimestamp(self.next_ts / 1000, settings.backup_timezone)
+        return formatting.figure(f"{when:%H:%M} {zone}")
 
     def next_text(self, settings: Settings) -> str:
         if settings.mongo_uri is None:
-            return "backups off until MONGO_URI is set"
+            return _("backups off until {setting} is set").format(setting=ltr("MONGO_URI"))
         if not settings.enable_auto_backup:
-            return "automatic backups off (ENABLE_AUTO_BACKUP=false)"
+            return _("automatic backups off ({setting})").format(
+                setting=ltr("ENABLE_AUTO_BACKUP=false"))
+        zone = settings.backup_timezone.key
         if self.next_ts is None:
-            return f"daily at {settings.backup_time:%H:%M} {settings.backup_timezone.key}"
+            return _("daily at {time}").format(
+                time=formatting.figure(f"{settings.backup_time:%H:%M} {zone}"))
         when = datetime.fromtimestamp(self.next_ts / 1000, settings.backup_timezone)
-        return f"{when:%Y-%m-%d %H:%M} {settings.backup_timezone.key}"
+        return formatting.figure(f"{when:%Y-%m-%d %H:%M} {zone}")
 
 
 def summary(settings: Settings, store: Store) -> BackupSummary:
@@ -52,13 +142,13 @@ def scheduled(settings: Settings) -> bool:
 
 def databases_text(entry: BackupEntry) -> str:
     """`alaweal_db, shop` as the catalogue names a backup's databases."""
-    return ", ".join(databases_in(entry)) or "?"
+    return ltr(", ".join(databases_in(entry)) or "?")
 
 
 def option_label(entry: BackupEntry) -> str:
     """A backup as the selectors offer it, read as the catalogue is: time, size,
     databases (and a status other than ok)."""
-    status = "" if entry.ok else f" · {entry.status}"
+    status = "" if entry.ok else f" · {status_label(entry.status)}"
     return (f"{formatting.clock(entry.created_ms)} · {formatting.size(entry.size_bytes)} · "
             f"{databases_text(entry)}{status}")
 
@@ -71,7 +161,20 @@ def drill_text(entry: BackupEntry) -> str:
         return ""
     at = parse_iso(drill.get("at"))  # the day is enough in a column; the events say more
     when = formatting.local(int(at.timestamp() * 1000)).strftime("%Y-%m-%d") if at else "?"
-    return f"matched {when}" if drill.get("ok") else f"failed {when}"
+    return (_("matched {date}") if drill.get("ok") else _("failed {date}")).format(
+        date=formatting.figure(when))
+
+
+def copies_text(settings: Settings, store: Store, backup: str) -> str:
+    """The catalogue's copies column, as ops.copies.run.summary says it for the commands:
+    `2/2 good`, or with the targets whose copy is not: `1/2 good, sftp://... failed`."""
+    found = {r.target: r for r in records.records_of(store, backup)}
+    wanted = [shown(url) for url in targets_of(settings)]
+    good = sum(1 for t in wanted if t in found and found[t].good)
+    others = [_("{target} {status}").format(target=ltr(t), status=status_label(found[t].status))
+              for t in wanted if t in found and not found[t].good]
+    return listed([_("{count} good").format(count=formatting.figure(f"{good}/{len(wanted)}")),
+                   *others])
 
 
 def last_drill(entries: list[BackupEntry]) -> dict[str, Any] | None:
@@ -80,57 +183,94 @@ def last_drill(entries: list[BackupEntry]) -> dict[str, Any] | None:
     return max(drills, key=lambda d: str(d.get("at") or ""), default=None)
 
 
-def copy_notice(settings: Settings, copies: list[str], target: str) -> str:
+def copy_notice(settings: Settings, copies: list[str], target: str,
+                inert: Inert = ltr) -> str:
     """What restoring into `target` means for the daily backups, said before it runs."""
+    name = inert(target)
     if settings.backup_databases is not None:
-        listed = target in settings.backup_databases
-        return (f"Daily backups take BACKUP_DATABASES only: {target} "
-                f"{'is' if listed else 'is not'} listed there.")
+        listed_there = target in settings.backup_databases
+        setting = ltr("BACKUP_DATABASES")
+        return (_("Daily backups take {setting} only: {database} is listed there.")
+                if listed_there else
+                _("Daily backups take {setting} only: {database} is not listed there.")
+                ).format(setting=setting, database=name)
     if target in copies:
-        return f"{target} is a restored copy: the daily backups leave it out."
-    return (f"If {target} is a new database, it becomes a restored copy that the daily "
-            "backups leave out (they take every database but admin, local, config and "
-            "such copies); restoring into the backed-up database's own name, or over one "
-            "that has data, is a recovery and stays in the backups.")
+        return _("{database} is a restored copy: the daily backups leave it out.").format(
+            database=name)
+    return _("If {database} is a new database, it becomes a restored copy that the daily "
+             "backups leave out (they take every database but {system} and such copies); "
+             "restoring into the backed-up database's own name, or over one that has data, "
+             "is a recovery and stays in the backups.").format(
+        database=name, system=_("{admin}, {local}, {config}").format(
+            admin=ltr("admin"), local=ltr("local"), config=ltr("config")))
+
+
+def _running(job: Job, what: str) -> str:
+    p = job.progress or {}
+    if "waiting" in p:
+        return _("{job}: {waiting}").format(job=what, waiting=ltr(p["waiting"]))
+    if job.kind in ("drill", "copy", "fetch"):
+        return _("{job} running: {current}").format(
+            job=what, current=ltr(p["current"]) if p.get("current") else _("starting"))
+    total = p.get("documents_estimated") or p.get("documents_total") or "?"
+    if not isinstance(total, int):
+        return _("{job} running: {collections} collections done").format(
+            job=what, collections=formatting.figure(str(p.get("collections_done", 0))))
+    text = _("{job} running: {collections} collections, {documents} of ~{total} "
+             "documents").format(
+        job=what, total=count(total), documents=count(p.get("documents_done", 0)),
+        collections=formatting.figure(f"{p.get('collections_done', 0)}/"
+                                      f"{p.get('collections_total', '?')}"))
+    if p.get("current"):
+        text += _(", now {current}").format(current=ltr(p["current"]))
+    return text
+
+
+def _finished(job: Job, what: str) -> str:
+    r = job.result or {}
+    if job.kind == "backup":
+        return _("{job} finished: {file}, {documents} documents, {size}, verified").format(
+            job=what, file=ltr(r.get("file")), documents=count(r.get("documents_total", 0)),
+            size=formatting.size(r.get("size_bytes")))
+    if job.kind == "restore":
+        safety = (_("; safety backup {backup} holds what was there before").format(
+            backup=ltr(r["safety_backup"])) if r.get("safety_backup") else "")
+        return _("{job} finished: {documents} documents restored into {database}{safety}"
+                 ).format(job=what, documents=count(r.get("documents", 0)),
+                          database=ltr(r.get("to_db")), safety=safety)
+    if job.kind == "drill":
+        return _("{job} finished: {summary}").format(job=what, summary=ltr(r.get("summary")))
+    if job.kind == "copy":
+        targets = len(r.get("copies", []))
+        return ngettext("{job} finished: {backup} copied to {count} targets, each read back "
+                        "and matched",
+                        "{job} finished: {backup} copied to {count} targets, each read back "
+                        "and matched", targets).format(
+            job=what, backup=ltr(r.get("backup")), count=formatting.figure(str(targets)))
+    if job.kind == "fetch":
+        return _("{job} finished: {file} fetched back and verified; restore it below").format(
+            job=what, file=ltr(r.get("file")))
+    return _("{job} finished: {backup} is intact ({documents} documents)").format(
+        job=what, backup=ltr(r.get("backup")), documents=count(r.get("documents", 0)))
 
 
 def describe_job(job: Job) -> str:
-    """One line for a job: what it is doing, or how it ended."""
-    what = f"{job.kind} job {job.id}"
-    p = job.progress or {}
+    """One line for a job: what it is doing, or how it ended. The job's own texts (its
+    error, names, the result's strings) are islands."""
+    what = _("{kind} job {id}").format(kind=kind_label(job.kind),
+                                       id=formatting.figure(str(job.id)))
     if job.status == "queued":
-        return f"{what} is queued (waiting for the collector)"
+        return _("{job} is queued (waiting for the collector)").format(job=what)
     if job.status == "running":
-        if "waiting" in p:
-            return f"{what}: {p['waiting']}"
-        if job.kind in ("drill", "copy", "fetch"):
-            return f"{what} running: {p.get('current') or 'starting'}"
-        total = p.get("documents_estimated") or p.get("documents_total") or "?"
-        current = f", now {p['current']}" if p.get("current") else ""
-        return (f"{what} running: {p.get('collections_done', 0)}/"
-                f"{p.get('collections_total', '?')} collections, "
-                f"{p.get('documents_done', 0):,} of ~{total:,} documents{current}"
-                if isinstance(total, int) else
-                f"{what} running: {p.get('collections_done', 0)} collections done")
+        return _running(job, what)
     if job.status == "ok":
-        r = job.result or {}
-        if job.kind == "backup":
-            return (f"{what} finished: {r.get('file')}, {r.get('documents_total', 0):,} "
-                    f"documents, {formatting.size(r.get('size_bytes'))}, verified")
-        if job.kind == "restore":
-            safety = (f"; safety backup {r['safety_backup']} holds what was there before"
-                      if r.get("safety_backup") else "")
-            return (f"{what} finished: {r.get('documents', 0):,} documents restored into "
-                    f"{r.get('to_db')}{safety}")
-        if job.kind == "drill":
-            return f"{what} finished: {r.get('summary')}"
-        if job.kind == "copy":
-            return (f"{what} finished: {r.get('backup')} copied to "
-                    f"{len(r.get('copies', []))} targets, each read back and matched")
-        if job.kind == "fetch":
-            return f"{what} finished: {r.get('file')} fetched back and verified; restore it below"
-        return f"{what} finished: {r.get('backup')} is intact ({r.get('documents', 0):,} documents)"
-    return f"{what} {job.status}: {job.error or 'no detail'}"
+        return _finished(job, what)
+    error = ltr(job.error) if job.error else _("no detail")
+    if job.status == "failed":
+        return _("{job} failed: {error}").format(job=what, error=error)
+    if job.status == "interrupted":
+        return _("{job} interrupted: {error}").format(job=what, error=error)
+    return _("{job} {status}: {error}").format(job=what, status=ltr(job.status), error=error)
 
 
 def fraction_done(job: Job) -> float | None:
