@@ -12,9 +12,11 @@ from collector.containers import ContainerRecorder
 from collector.loop import Collector, Tick
 from ops.config import load_settings
 from ops.housekeeping import Retention
+from ops.i18n import ltr, speaking
 from ops.sources.configured import build_sources
 from ops.storage import Store
 from tests.docker_engine import DockerEngine
+from tests.test_i18n_pages import assert_arabic
 from tests.test_pages import app_for, shown
 
 PAGE = "pages/containers.py"
@@ -73,6 +75,8 @@ def test_live_table_history_and_events(monkeypatch: pytest.MonkeyPatch, env: dic
         docker_engine.run("page-web", "--memory", "32m", labels=labels)
         tick(full, times=2)
         app = app_for(monkeypatch, full, PAGE)
+        arabic = app_for(monkeypatch, {**full, "OPS_LANGUAGE": "ar"}, PAGE)
+        monkeypatch.delenv("OPS_LANGUAGE")
     finally:
         docker_engine.docker("rm", "-f", "page-web")
     assert not app.exception, app.exception
@@ -88,3 +92,10 @@ def test_live_table_history_and_events(monkeypatch: pytest.MonkeyPatch, env: dic
                    for m in app.markdown), "no link made of a label"
     overview = app_for(monkeypatch, full, "pages/overview.py")
     assert "1 of 1 running" in shown(overview)
+    # In Arabic: headers, states and charts told; what the engine named stays as typed,
+    # a left-to-right island.
+    assert_arabic(arabic)
+    frame = arabic.dataframe[0].value
+    with speaking("ar"):
+        row = frame[frame["الحاوية"] == ltr("page-web")].iloc[0]
+        assert row["الخدمة"] == ltr(f"alaweal/{hostile}") and row["الحالة"] == "تعمل"
