@@ -12,10 +12,11 @@ import streamlit as st
 from ops import formatting
 from ops.clock import now_ms
 from ops.config import Settings, SettingsError, load_settings
-from ops.i18n import N_, _, ltr, ngettext
+from ops.i18n import N_, _, ltr
 from ops.storage import Store, StoreError
 from ops.views.detail import Detail
 from ops.web.sessions import Session
+from pages import language
 
 # Every ASCII punctuation character: each may start Markdown syntax (links, images,
 # emphasis, HTML, :colour[...] and :icon: shortcodes, $math$), and each may be escaped.
@@ -70,6 +71,7 @@ def store(path: str) -> Store:
 
 def banners(settings: Settings) -> None:
     """On every page: a silent collector and the alerts that are firing."""
+    from ops.alerts.shown import shown_message
     from ops.heartbeat import collector_state
     from ops.storage.alerts import firing
 
@@ -82,9 +84,8 @@ def banners(settings: Settings) -> None:
         st.info(ltr(differ), icon=":material/info:")
     alerts = firing(db)
     if alerts:
-        shown = "; ".join(plain(a.message or a.rule) for a in alerts[:3])
-        st.error(ngettext("{count} alert firing: {alerts}{more} - see Alerts.",
-                          "{count} alerts firing: {alerts}{more} - see Alerts.", len(alerts))
+        shown = "; ".join(shown_message(a, plain) for a in alerts[:3])
+        st.error(_("{count} alert(s) firing: {alerts}{more} - see Alerts.")
                  .format(count=formatting.figure(str(len(alerts))), alerts=shown,
                          more=" ..." if len(alerts) > 3 else ""),
                  icon=":material/notifications_active:")
@@ -94,6 +95,7 @@ def page_settings() -> Settings:
     """What every page starts with: the settings, and nothing at all before login (so a
     page can never be shown around the frame's login check)."""
     settings = settings_or_stop()
+    language.start(settings)  # also when a page is run without the frame (AppTest)
     if not logged_in(settings):
         st.stop()
     return watched_settings(settings)[0]

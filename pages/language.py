@@ -8,8 +8,6 @@ texts mark their left-to-right islands themselves (ops.i18n.ltr).
 
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -17,15 +15,17 @@ from ops.config import Settings
 from ops.i18n import LANGUAGE_COOKIE as COOKIE
 from ops.i18n import (
     LANGUAGES,
+    LEFT_TO_RIGHT_ISOLATE,
+    POP_DIRECTIONAL_ISOLATE,
     _,
     language,
-    ltr,
     right_to_left,
     use_eastern_digits,
     use_session_language,
 )
 
-_KEY = "ops_language"
+_KEY = "ops_language"  # the session's language: a plain key, kept across every run
+_PICKER = "ops_language_picker"  # the picker widget's own key
 _CHOSEN = "ops_language_chosen"
 
 
@@ -42,8 +42,8 @@ use_session_language(_session_language)
 
 
 def start(settings: Settings) -> None:
-    """First thing of every run: the session's language, from its pick, the browser's
-    cookie or OPS_LANGUAGE."""
+    """First thing of every run (the frame's, and a page's own): the session's language,
+    from its pick, the browser's cookie or OPS_LANGUAGE."""
     if _KEY not in st.session_state:
         remembered = st.context.cookies.get(COOKIE)
         st.session_state[_KEY] = (remembered if remembered in LANGUAGES
@@ -52,24 +52,51 @@ def start(settings: Settings) -> None:
 
 
 def _chose() -> None:
+    st.session_state[_KEY] = st.session_state[_PICKER]
     st.session_state[_CHOSEN] = True
+
+
+def _language_name(code: str) -> str:
+    """A language by its own name, an island of its own direction in any page (the same
+    text whatever the page's language, as a widget's options must be)."""
+    return f"{LEFT_TO_RIGHT_ISOLATE}{LANGUAGES[code]}{POP_DIRECTIONAL_ISOLATE}"
 
 
 def switch() -> None:
     """The sidebar's language picker."""
-    st.sidebar.selectbox(_("Language"), list(LANGUAGES), key=_KEY,
-                         format_func=lambda code: ltr(LANGUAGES[code]), on_change=_chose)
+    codes = list(LANGUAGES)
+    st.sidebar.selectbox(_("Language"), codes, index=codes.index(language()), key=_PICKER,
+                         format_func=_language_name, on_change=_chose)
 
 
-# Direction and language of the whole document, and the cookie of a language picked here.
-_DOCUMENT = """<script>
-for (const node of [document.documentElement, document.body]) {{
-  node.dir = {direction}; node.lang = {code};
-}}
-if ({remember}) {{
-  document.cookie = "{cookie}=" + {code} + "; path=/; max-age=31536000; samesite=strict";
-}}
+# Direction and language of the whole document, from the marker this run draws (the
+# last one not left from an earlier run), and the cookie of a language picked here. The
+# script is installed once per tab and follows every run: a script element's own code
+# is not run again when Streamlit keeps the element between runs.
+_FOLLOW_MARKER = """<script>
+if (!window.opsFollowsLanguage) {
+  window.opsFollowsLanguage = true;
+  const apply = () => {
+    const markers = [...document.querySelectorAll("[data-ops-dir]")]
+      .filter((node) => !node.closest('[data-stale="true"]'));
+    const marker = markers[markers.length - 1];
+    if (!marker) return;
+    for (const node of [document.documentElement, document.body]) {
+      if (node.dir !== marker.dataset.opsDir) node.dir = marker.dataset.opsDir;
+      if (node.lang !== marker.dataset.opsLang) node.lang = marker.dataset.opsLang;
+    }
+    if (marker.dataset.opsRemember === "true") {
+      document.cookie = marker.dataset.opsCookie + "=" + marker.dataset.opsLang +
+        "; path=/; max-age=31536000; samesite=strict";
+    }
+  };
+  new MutationObserver(apply).observe(document.body, {subtree: true, childList: true,
+    attributes: true, attributeFilter: ["data-ops-dir", "data-stale"]});
+  apply();
+}
 </script>"""
+_MARKER = ('<span hidden data-ops-dir="{direction}" data-ops-lang="{code}" '
+           'data-ops-remember="{remember}" data-ops-cookie="{cookie}"></span>')
 
 _RIGHT_TO_LEFT_STYLE = """<style>
 /* The sidebar on the right, its toggle and the page's columns mirrored by the flex
@@ -86,10 +113,9 @@ code { direction: ltr; unicode-bidi: isolate; }
 
 def lay_out() -> None:
     """The document's direction and language for this session, every run."""
-    st.html(_DOCUMENT.format(direction=json.dumps("rtl" if right_to_left() else "ltr"),
-                             code=json.dumps(language()),
-                             remember="true" if st.session_state.get(_CHOSEN) else "false",
-                             cookie=COOKIE),
-            unsafe_allow_javascript=True)
+    st.html(_FOLLOW_MARKER, unsafe_allow_javascript=True)
+    st.html(_MARKER.format(direction="rtl" if right_to_left() else "ltr", code=language(),
+                           remember="true" if st.session_state.get(_CHOSEN) else "false",
+                           cookie=COOKIE))
     if right_to_left():
         st.html(_RIGHT_TO_LEFT_STYLE)

@@ -68,3 +68,15 @@ def test_services_down(monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
     said = [text for text in texts(app) if "Connection refused" in text]
     assert said and all(f"{LEFT_TO_RIGHT_ISOLATE}" in text for text in said), \
         "the service's own error is shown, as a left-to-right island"
+
+
+def test_one_sessions_pick_leaves_anothers_language_alone(monkeypatch: pytest.MonkeyPatch,
+                                                           env: dict[str, str]) -> None:
+    english = app_for(monkeypatch, env)
+    arabic = app_for(monkeypatch, env)
+    arabic.sidebar.selectbox[0].set_value("ar").run()
+    assert_arabic(arabic)
+    english.run()
+    assert english.title[0].value == "Overview", "the other session stays English"
+    arabic.run()
+    assert arabic.title[0].value == "نظرة عامة", "the pick lasts for the session"
