@@ -36,8 +36,9 @@ def local(ts: int) -> datetime:
     return datetime.fromtimestamp(ts / 1000, _display_zone)
 
 
-def uptime(seconds: float | None) -> str:
-    """`1m 15s`, `3h 0m 5s`, `2d 4h 1m 0s`: leading zero units left out, as in the seed."""
+def uptime(seconds: float | None, units: int = 4) -> str:
+    """`1m 15s`, `3h 0m 5s`, `2d 4h 1m 0s`: leading zero units left out, as in the seed;
+    `units` keeps only the largest ones (`2d 4h`), for a figure in a narrow box."""
     if seconds is None:
         return _("unknown")
     left = int(seconds)
@@ -46,7 +47,7 @@ def uptime(seconds: float | None) -> str:
         count, left = divmod(left, size)
         if count or parts:
             parts.append(f"{count}{unit}")
-    return figure(" ".join([*parts, f"{left}s"]))
+    return figure(" ".join([*parts, f"{left}s"][:units]))
 
 
 def figure(text: str) -> str:
@@ -80,11 +81,12 @@ def size(n_bytes: float | None) -> str:
     return figure(f"{value:.1f} TB")
 
 
-def age(since_ts: int | None, now_ts: int) -> str:
-    """How long ago, in the seed's uptime form: `5m 3s ago`."""
+def age(since_ts: int | None, now_ts: int, units: int = 4) -> str:
+    """How long ago, in the seed's uptime form: `5m 3s ago` (`units` as in uptime)."""
     if since_ts is None:
         return _("never")
-    return _("{duration} ago").format(duration=uptime(max(0, now_ts - since_ts) / 1000))
+    return _("{duration} ago").format(duration=uptime(max(0, now_ts - since_ts) / 1000,
+                                                      units))
 
 
 def clock(ts: int | None) -> str:

@@ -91,16 +91,18 @@ class BackupSummary:
     count: int
 
     def last_figure(self, now_ts: int) -> str:
-        """The last backup's age, as the figure above its caption shows it."""
+        """The last backup's age, as the figure above its caption shows it: its two
+        largest units (`1d 5h ago`), which fit the figure's box; the caption says it all."""
         if self.last is None:
             return _("none yet")
-        return formatting.age(self.last.created_ms, now_ts)
+        return formatting.age(self.last.created_ms, now_ts, units=2)
 
     def last_text(self, now_ts: int, inert: Inert = ltr) -> str:
         if self.last is None:
             return _("none yet")
         return _("{age}, {size}, {status}").format(
-            age=self.last_figure(now_ts), size=formatting.size(self.last.size_bytes),
+            age=formatting.age(self.last.created_ms, now_ts),
+            size=formatting.size(self.last.size_bytes),
             status=status_label(self.last.status, inert))
 
     def next_figure(self, settings: Settings) -> str:
