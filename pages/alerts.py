@@ -18,7 +18,7 @@ from ops.storage import alerts as records
 from ops.storage.outbox import counts as outbox_counts
 from ops.storage.outbox import recent
 from ops.storage.silences import Silence
-from pages.common import page_settings, plain, store
+from pages.common import data_table, page_settings, plain, store
 
 OUTBOX_ROWS = 20
 REFRESH_S = 3  # while a message waits to be sent, the outbox view reads it again
@@ -164,7 +164,7 @@ def draw_outbox() -> None:
     def table() -> None:
         rows = outbox_rows()
         if rows:
-            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+            data_table(pd.DataFrame(rows), hide_index=True, width="stretch")
 
     table()
 
@@ -200,7 +200,7 @@ for alert in firing:
 st.subheader(_("History"))
 past = records.history(db)
 if past:
-    st.dataframe(pd.DataFrame([{
+    data_table(pd.DataFrame([{
         _("rule"): ltr(a.rule), _("subject"): shown.subject(a.subject),
         _("severity"): shown.severity(a.severity), _("status"): shown.state(a.status),
         _("fired"): formatting.clock(a.firing_ts),
@@ -225,7 +225,7 @@ if rules:
     st.caption(_("From {source}. Change them with {setting} (see the README). The "
                  "collector being silent is judged here, by the dashboard, from its "
                  "heartbeat.").format(source=source, setting=ltr("`ALERT_RULES_FILE`")))
-    st.dataframe(pd.DataFrame([{
+    data_table(pd.DataFrame([{
         _("rule"): ltr(r.name), _("what"): shown.rule_title(r.name, r.title),
         _("severity"): shown.severity(r.severity),
         _("threshold"): "" if r.threshold is None else formatting.figure(f"{r.threshold:g}"),

@@ -45,7 +45,7 @@ from ops.views.backups import (
     summary,
 )
 from ops.web.downloads import signed_link
-from pages.common import page_settings, plain, store
+from pages.common import data_table, page_settings, plain, store
 
 
 def inert(job: Job) -> Job:
@@ -278,7 +278,7 @@ else:
                "collections": _("collections"), "documents": _("documents"),
                "status": _("status"), "verified": _("verified"), "drill": _("drill"),
                "copies": _("copies"), "download": _("download")}
-    st.dataframe(table.rename(columns=headers), hide_index=True, width="stretch",
+    data_table(table.rename(columns=headers), hide_index=True, width="stretch",
                  column_config={
                      headers["download"]: st.column_config.LinkColumn(
                          headers["download"], display_text=_("download")),
@@ -356,7 +356,7 @@ def copies_off_this_host() -> None:
                  "encrypted": encrypted, "complete": complete, "here": ident in here}
                 for ident, size, encrypted, complete in held["backups"]]
         if rows:
-            st.dataframe(pd.DataFrame([{
+            data_table(pd.DataFrame([{
                 _("backup"): ltr(row["backup"]), _("size"): row["size"],
                 _("encrypted"): row["encrypted"], _("complete"): row["complete"],
                 _("here"): row["here"]} for row in rows]), hide_index=True, width="stretch")
@@ -375,7 +375,7 @@ if settings.backup_copy_urls:
 events = db.events(0, now_ms(), sources=["backup"], limit=15)
 if events:
     st.subheader(_("Recent backup events"))
-    st.dataframe(pd.DataFrame([{
+    data_table(pd.DataFrame([{
         _("when ({zone})").format(zone=ltr(formatting.zone_name())): formatting.clock(e.ts),
         _("event"): event_label(e.kind), _("detail"): ltr(e.message or "")} for e in events]),
         hide_index=True, width="stretch")

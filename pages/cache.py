@@ -9,7 +9,7 @@ from ops import formatting
 from ops.clock import now_ms
 from ops.i18n import _, ltr
 from ops.views.detail import redis_detail
-from pages.common import page_settings, plain, range_name, service_detail
+from pages.common import data_table, page_settings, plain, range_name, service_detail
 
 settings = page_settings()
 detail, choice = service_detail("Redis", "redis", settings.redis_url is not None,
@@ -73,6 +73,6 @@ if keys and seen_ts is not None:
 if keys:
     # Redis's database names (db0) are islands; the headers in the page's language.
     headers = {"database": _("database"), "keys": _("keys"), "expires": _("expires")}
-    st.dataframe(pd.DataFrame([{"database": ltr(name), **counts}
+    data_table(pd.DataFrame([{"database": ltr(name), **counts}
                                for name, counts in keys.items()]).rename(columns=headers),
                  hide_index=True)

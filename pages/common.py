@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from ops import formatting
 from ops.clock import now_ms
 from ops.config import Settings, SettingsError, load_settings
-from ops.i18n import N_, _, ltr
+from ops.i18n import N_, _, ltr, right_to_left
 from ops.storage import Store, StoreError
 from ops.views.detail import Detail
 from ops.web.sessions import Session
@@ -34,6 +36,15 @@ def plain(text: object) -> str:
     HTML; on an Arabic page, a left-to-right island (services write English)."""
     unlinked = _AUTOLINK.sub(WORD_JOINER, " ".join(str(text).split()))
     return ltr(_MARKDOWN_SYNTAX.sub(r"\\\1", unlinked))
+
+
+def data_table(data: pd.DataFrame | list[dict[str, Any]], **options: Any) -> None:
+    """st.dataframe, with its first column on the right on a right-to-left page (the grid
+    lays its columns out left to right whatever the page's direction)."""
+    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    if right_to_left():
+        frame = frame[list(reversed(frame.columns))]
+    st.dataframe(frame, **options)
 
 
 def settings_or_stop() -> Settings:

@@ -3,6 +3,7 @@ compose service's CPU and memory history and the container events."""
 
 from __future__ import annotations
 
+import html
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -14,7 +15,7 @@ from ops.clock import now_ms
 from ops.i18n import N_, _, ltr, right_to_left
 from ops.views import containers
 from ops.views.history import RANGES
-from pages.common import page_settings, plain, range_name, store
+from pages.common import data_table, page_settings, plain, range_name, store
 
 # The table's columns (ops.views.containers.table) as the page names them.
 COLUMNS = {"service": N_("service"), "container": N_("container"), "image": N_("image"),
@@ -60,7 +61,7 @@ def live() -> None:
         return
     # st.dataframe shows each value as text: names, images and health output are never
     # read as Markdown or HTML.
-    st.dataframe(headed(containers.table(watched.found, now), COLUMNS), hide_index=True)
+    data_table(headed(containers.table(watched.found, now), COLUMNS), hide_index=True)
 
 
 def chart(title: str, column: str, unit: str, start_ts: int, end_ts: int) -> None:
@@ -68,7 +69,10 @@ def chart(title: str, column: str, unit: str, start_ts: int, end_ts: int) -> Non
     for key in containers.services(db, start_ts, end_ts):
         rows = containers.service_history(db, key, start_ts, end_ts)
         figure.add_trace(go.Scatter(x=[wall(r["ts"]) for r in rows],
-                                    y=[r[column] for r in rows], mode="lines", name=ltr(key)))
+                                    y=[r[column] for r in rows], mode="lines",
+                                    # Plotly draws tags in trace names (links, bold): the
+                                    # compose labels the key comes from are the engine's text
+                                    name=ltr(html.escape(key))))
     if not figure.data:
         st.caption(_("{chart}: no container samples in this range yet.").format(chart=title))
         return
@@ -97,7 +101,7 @@ st.subheader(_("Events"))
 found = containers.events(db, end - 7 * 86_400_000, end)
 if found:
     # What happened, as the collector recorded it (stays English, as log lines do).
-    st.dataframe(headed([{"time": formatting.clock(e.ts),
+    data_table(headed([{"time": formatting.clock(e.ts),
                           "event": containers.named(containers.EVENT_KINDS, e.kind),
                           "what": ltr(e.message or "")} for e in found], EVENT_COLUMNS),
                  hide_index=True)

@@ -9,7 +9,7 @@ from ops import formatting
 from ops.clock import now_ms
 from ops.i18n import N_, _, ltr
 from ops.views.detail import MONGO_COUNTERS, mongo_detail
-from pages.common import page_settings, plain, range_name, service_detail
+from pages.common import data_table, page_settings, plain, range_name, service_detail
 
 # MongoDB's operation counters (opcounters) as the page names them.
 OPERATIONS = {"insert": N_("insert"), "query": N_("query"), "update": N_("update"),
@@ -55,7 +55,7 @@ if databases and seen_ts is not None:
 if databases:
     # Database names are islands; the headers in the page's language.
     frame = pd.DataFrame([{"database": ltr(name), **stats} for name, stats in databases.items()])
-    st.dataframe(frame.rename(columns={key: _(label) for key, label in COLUMNS.items()}),
+    data_table(frame.rename(columns={key: _(label) for key, label in COLUMNS.items()}),
                  hide_index=True, width="stretch")
 else:
     st.caption(_("No database statistics in the latest sample."))

@@ -6,6 +6,8 @@ names, images and texts the engine wrote stay left-to-right islands."""
 
 from __future__ import annotations
 
+import html
+import json
 import time
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from ops import formatting
 from ops.i18n import LEFT_TO_RIGHT_ISOLATE, ltr, speaking
 from ops.sources.containers import Container
 from ops.storage import Heartbeat, Latest, Store
+from ops.storage import containers as container_samples
 from ops.views import containers
 from tests.i18n_support import texts
 from tests.test_i18n_pages import ARABIC, assert_arabic
@@ -44,8 +47,9 @@ def test_database_page_down_with_its_last_known_databases(monkeypatch: pytest.Mo
     with speaking("ar"):
         assert formatting.clock(now - 60_000) in said
     frame = app.dataframe[-1].value
-    assert list(frame.columns) == ["قاعدة البيانات", "المستندات", "حجم البيانات (ميغابايت)"]
-    assert frame.iloc[0, 0] == f"{LEFT_TO_RIGHT_ISOLATE}shop\u2069", "a database name: an island"
+    # the first column on the right: the grid lays columns out left to right
+    assert list(frame.columns) == ["حجم البيانات (ميغابايت)", "المستندات", "قاعدة البيانات"]
+    assert frame.iloc[0, -1] == f"{LEFT_TO_RIGHT_ISOLATE}shop\u2069", "a database name: an island"
 
 
 def test_cache_page_keys_per_database(monkeypatch: pytest.MonkeyPatch,
@@ -64,8 +68,8 @@ def test_cache_page_keys_per_database(monkeypatch: pytest.MonkeyPatch,
                   "pages/cache.py")
     assert_arabic(app)
     frame = app.dataframe[0].value
-    assert list(frame.columns) == ["قاعدة البيانات", "المفاتيح", "بمدة صلاحية"]
-    assert list(frame.iloc[:, 0]) == [f"{LEFT_TO_RIGHT_ISOLATE}db0\u2069",
+    assert list(frame.columns) == ["بمدة صلاحية", "المفاتيح", "قاعدة البيانات"]
+    assert list(frame.iloc[:, -1]) == [f"{LEFT_TO_RIGHT_ISOLATE}db0\u2069",
                                       f"{LEFT_TO_RIGHT_ISOLATE}db1\u2069"]
 
 
@@ -85,3 +89,20 @@ def test_container_states_health_and_events_are_told_names_stay_islands() -> Non
     rows = containers.table([dead, odd], now_ms())  # English: as the engine says it
     assert rows[0]["state"] == "exited (137), OOM-killed" and rows[0]["health"] == "unhealthy"
     assert rows[1]["state"] == "frozen" and rows[1]["health"] == "no check"
+
+
+def test_a_compose_label_with_markup_is_a_legend_of_text(monkeypatch: pytest.MonkeyPatch,
+                                                         env: dict[str, str]) -> None:
+    """Plotly draws <a href>, <b> and friends in trace names; a compose service label is
+    the engine's text, so the legend gets it escaped (Plotly shows entities as typed)."""
+    hostile = '<a href="https://bait.example/">click</a><b>bold</b>'
+    store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
+    container_samples.ensure_table(store)
+    now = int(time.time() * 1000)
+    container_samples.append(store, now - 60_000, {hostile: {"cpu_pct": 1.0,
+                                                             "mem_used_mb": 10.0}})
+    app = app_for(monkeypatch, env, "pages/containers.py")
+    assert not app.exception, app.exception
+    names = [trace.get("name") for chart in app.get("plotly_chart")
+             for trace in json.loads(chart.proto.spec)["data"]]
+    assert names and all(name == html.escape(hostile) for name in names), names
