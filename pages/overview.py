@@ -11,7 +11,15 @@ from ops import formatting
 from ops.catalogue import service
 from ops.clock import now_ms
 from ops.heartbeat import collector_state
-from ops.i18n import LEFT_TO_RIGHT_ISOLATE, N_, POP_DIRECTIONAL_ISOLATE, _, ltr, ngettext
+from ops.i18n import (
+    LEFT_TO_RIGHT_ISOLATE,
+    N_,
+    POP_DIRECTIONAL_ISOLATE,
+    _,
+    ltr,
+    ngettext,
+    right_to_left,
+)
 from ops.views.backups import summary
 from ops.views.overview import container_tile, host_figures, service_tiles, uptime_rows
 from pages.common import page_settings, plain, store
@@ -41,6 +49,11 @@ def figures(*values: float | None, places: int = 2) -> str:
     return formatting.figure(" / ".join(f"{value or 0:.{places}f}" for value in values))
 
 
+# The gap between a tile's label and its badge: a no-break space (the entity on English
+# pages, as ever; the character itself where the entity's letters would sit in Arabic).
+GAP = "\u00a0" if right_to_left() else "&nbsp;"
+
+
 @st.fragment(run_every=timedelta(seconds=settings.sample_interval_seconds))
 def live() -> None:
     now = now_ms()
@@ -50,7 +63,7 @@ def live() -> None:
         with column.container(border=True):
             colour = STATE_COLOURS.get(tile.state, "gray")
             state = _(STATES.get(tile.state, tile.state))
-            st.markdown(f"**{tile.label}** &nbsp; :{colour}-badge[{state}]")
+            st.markdown(f"**{tile.label}** {GAP} :{colour}-badge[{state}]")
             if tile.state == "not configured":
                 setting, example = service(tile.source).setting, service(tile.source).example
                 st.markdown(_("Not watched. Set {setting}, e.g.  \n{example}").format(
