@@ -16,8 +16,10 @@ from streamlit.testing.v1 import AppTest
 from collector.loop import Collector
 from ops.config import load_settings
 from ops.housekeeping import Retention
+from ops.i18n import LEFT_TO_RIGHT_ISOLATE, speaking
 from ops.sources.configured import build_sources
 from ops.storage import Heartbeat, Store
+from ops.views.history import CHARTS, csv_text, history_frame, line_name, title
 from tests.servers import MongoStandIn, RedisServer
 from tests.test_pages import app_for, month_of_data, shown
 
@@ -106,3 +108,44 @@ def test_a_down_service_tile_keeps_its_last_known_version(
     text = shown(app_for(monkeypatch, env))
     assert "DOWN" in text
     assert re.search(r"version \d+\\\.\d+\\\.\d+ \\\(last seen \d{4}", text), text
+
+
+def test_arabic_charts_run_left_to_right_with_numeric_dates(monkeypatch: pytest.MonkeyPatch,
+                                                            month_of_data: Path) -> None:
+    """On an Arabic page: titles and legends in Arabic, dates as numbers (Plotly names
+    months in English), time still running left to right."""
+    app = app_for(monkeypatch, {"OPS_DATA_DIR": str(month_of_data), "OPS_LANGUAGE": "ar"},
+                  "pages/history.py")
+    assert not app.exception, app.exception
+    charts = layouts_and_traces(app)
+    assert len(charts) == len(CHARTS)
+    for spec in charts.values():
+        axis = spec["layout"]["xaxis"]
+        assert axis["tickformat"] == "%d/%m %H:%M"
+        assert axis.get("autorange") != "reversed"
+        start, end = map(utc, axis["range"])
+        assert start < end, "the axis runs from the earlier time on the left"
+    with speaking("ar"):
+        memory_title, names = title(CHARTS[0]), {line_name(line) for line in CHARTS[0].lines}
+    assert memory_title == "الذاكرة المستخدمة"
+    assert {trace["name"] for trace in charts[memory_title]["data"]} == names == {
+        "المتوسط", "الذروة"}
+
+
+def test_english_charts_keep_plotly_dates(monkeypatch: pytest.MonkeyPatch,
+                                          month_of_data: Path) -> None:
+    app = app_for(monkeypatch, {"OPS_DATA_DIR": str(month_of_data)}, "pages/history.py")
+    assert "tickformat" not in layouts_and_traces(app)["Memory used"]["layout"]["xaxis"]
+
+
+def test_the_csv_keeps_english_headers_in_arabic(month_of_data: Path) -> None:
+    """Scripts read the download: its headers are the series' names whatever the page's
+    language, without isolates."""
+    end = int(datetime.now(UTC).timestamp() * 1000)
+    frame = history_frame(Store(month_of_data / "ops.sqlite3"), end - 3_600_000, end)
+    english = csv_text(frame).splitlines()[0]
+    with speaking("ar"):
+        header = csv_text(frame).splitlines()[0]
+    assert header == english
+    assert header.startswith("time (") and "host_mem_used_pct" in header
+    assert LEFT_TO_RIGHT_ISOLATE not in header
