@@ -61,8 +61,9 @@ cols[1].caption(_("{maxmemory} {size}").format(maxmemory=ltr("maxmemory"),
 cols[2].metric(_("Fragmentation"), detail.value("fragmentation_ratio", 2))
 cols[2].caption(_("resident / used; above {ratio} wastes memory").format(
     ratio=formatting.figure("1.5")))
-cols[3].metric(_("Evicted / expired ({range})").format(range=over),
-               formatting.figure(f"{t['evicted_keys'] or 0:,.0f} / {t['expired_keys'] or 0:,.0f}"))
+# Two counts in one figure would not fit its box: evicted above, expired below.
+cols[3].metric(_("Evicted ({range})").format(range=over), count(t["evicted_keys"]))
+cols[3].caption(_("{count} expired").format(count=count(t["expired_keys"])))
 
 st.subheader(_("Keys"))
 keys, seen_ts = detail.known("keys_per_db")
