@@ -89,7 +89,7 @@ def banners(settings: Settings) -> None:
     db = store(str(settings.database_path))
     collector = collector_state(db, settings, now_ms())
     if not collector.running:
-        st.warning(collector.message, icon=":material/warning:")
+        st.warning(collector.shown, icon=":material/warning:")
     differ = watched_settings(settings)[1]
     if differ is not None:
         st.info(ltr(differ), icon=":material/info:")
