@@ -100,8 +100,10 @@ _MARKER = ('<span hidden data-ops-dir="{direction}" data-ops-lang="{code}" '
 
 _RIGHT_TO_LEFT_STYLE = """<style>
 /* The sidebar on the right, its toggle and the page's columns mirrored by the flex
-   layout itself; these put back what Streamlit pins to the left. */
-[data-testid="stSidebar"] { left: auto; right: 0; }
+   layout itself; these put back what Streamlit pins to the left. Collapsed, Streamlit
+   narrows the sidebar to nothing and moves it off the left edge: on the right, its content
+   would stay in view as a strip unless cut to the sidebar's width. */
+[data-testid="stSidebar"] { overflow: hidden; }
 [data-testid="stSidebarContent"], [data-testid="stMain"] { direction: rtl; }
 [data-testid="stMetricValue"], [data-testid="stMetricDelta"] { direction: rtl; text-align: right; }
 [data-testid="stMarkdownContainer"], [data-testid="stCaptionContainer"] { text-align: right; }
