@@ -13,7 +13,7 @@ from ops.alerts import shown, silences
 from ops.alerts.notify import attempt_wait_s, await_outcome, channel_state, queue_test
 from ops.alerts.rules import Rule, RulesFileError, load_rules
 from ops.clock import now_ms
-from ops.i18n import N_, _, ltr, ngettext
+from ops.i18n import N_, _, as_told, ltr, ngettext
 from ops.storage import alerts as records
 from ops.storage.outbox import counts as outbox_counts
 from ops.storage.outbox import recent
@@ -124,9 +124,10 @@ def draw_silences() -> None:
             st.rerun()
     with st.form("silence"):
         left, right = st.columns(2)
-        duration = left.selectbox(_("For"), DURATIONS, index=2, format_func=formatting.figure)
+        duration = left.selectbox(_("For"), DURATIONS, index=2,
+                                  format_func=as_told(formatting.figure))
         target = right.selectbox(_("What"), ["all", *silences.targets(settings)],
-                                 format_func=target_name)
+                                 format_func=as_told(target_name))
         if st.form_submit_button(_("Silence"), icon=":material/notifications_off:"):
             made = silences.silence(db, settings, duration, target, "Alerts page", now_ms())
             st.success(_("Silenced {window}: nothing is sent meanwhile, everything is "

@@ -24,12 +24,11 @@ from ops.backup.restored import SCRATCH_PREFIX, forget, left_out, restored_copie
 from ops.clock import now_ms
 from ops.copies.fetching import listings
 from ops.heartbeat import collector_state
-from ops.i18n import _, ltr, ngettext
+from ops.i18n import _, as_told, ltr, ngettext
 from ops.sources.configured import how_to_watch
 from ops.storage import Job
 from ops.views.backups import (
     KINDS,
-    as_told,
     copies_text,
     copy_notice,
     databases_text,

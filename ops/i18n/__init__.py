@@ -83,6 +83,19 @@ def _catalog(code: str) -> gettext.NullTranslations:
     return gettext.translation(DOMAIN, LOCALE_DIR, [code], fallback=True)
 
 
+def as_told(show: Callable[[str], str]) -> Callable[[str], str]:
+    """`show` as a widget's format_func: told in the language of the page run that drew
+    the widget, also when Streamlit calls it again outside that run (the options it then
+    compares must be the ones it drew)."""
+    code = language()
+
+    def told(value: str) -> str:
+        with speaking(code):
+            return show(value)
+
+    return told
+
+
 def _(message: str) -> str:
     """`message` in the current language (itself when the catalog has no translation)."""
     return _catalog(language()).gettext(message)

@@ -20,7 +20,7 @@ from ops.config import Settings
 from ops.copies import records
 from ops.copies.run import targets_of
 from ops.copies.targets import shown
-from ops.i18n import N_, _, language, ltr, ngettext, right_to_left, speaking
+from ops.i18n import N_, _, ltr, ngettext, right_to_left
 from ops.storage import Job, Store
 
 Inert = Callable[[str], str]
@@ -45,19 +45,6 @@ EVENTS = {kind.replace(" ", "_"): kind for kind in (
     N_("copy damaged"), N_("copy pruned"), N_("copy prune failed"),
     N_("fetch started"), N_("fetch ok"), N_("fetch failed"), N_("fetch interrupted"),
     N_("restored copy left out"), N_("restored copy included"))}
-
-
-def as_told(show: Callable[[str], str]) -> Callable[[str], str]:
-    """`show` as a selectbox's format_func: told in the language of the page run that drew
-    the selectbox, also when Streamlit calls it again outside that run (the islands in an
-    option then match the options it drew)."""
-    code = language()
-
-    def told(value: str) -> str:
-        with speaking(code):
-            return show(value)
-
-    return told
 
 
 def listed(items: list[str]) -> str:
