@@ -116,26 +116,8 @@ def container_tile(store: Store, now_ts: int) -> ServiceTile:
                                error=ltr(watched.error)), "")
     return ServiceTile(DOCKER.name, shown, "UP",
                        _for(watched.since_ts, now_ts) if watched.since_ts else "",
-                       _containers_figure(watched),
+                       containers.summary(watched),
                        _("{docker} engine").format(docker=ltr("Docker")))
-
-
-def _containers_figure(watched: containers.Watch) -> str:
-    """`5 of 6 running, 1 unhealthy, 1 OOM-killed` (containers.summary, as pages say it)."""
-    found = watched.found
-    count = formatting.figure
-    text = ngettext("{running} of {total} running", "{running} of {total} running",
-                    len(found)).format(running=count(str(sum(c.running for c in found))),
-                                       total=count(str(len(found))))
-    unhealthy = sum(c.health == "unhealthy" for c in found)
-    oom = sum(c.oom_killed for c in found)
-    if unhealthy:
-        text = ngettext("{text}, {count} unhealthy", "{text}, {count} unhealthy",
-                        unhealthy).format(text=text, count=count(str(unhealthy)))
-    if oom:
-        text = ngettext("{text}, {count} OOM-killed", "{text}, {count} OOM-killed",
-                        oom).format(text=text, count=count(str(oom)))
-    return text
 
 
 def uptime_rows(store: Store, settings: Settings,
