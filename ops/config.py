@@ -335,7 +335,8 @@ SETTINGS: tuple[Setting, ...] = (
             "digits and _.", _http_checks),
     Setting("DOCKER_HOST", None, "Docker Engine API of the containers to watch, e.g. "
             "unix:///var/run/docker.sock or tcp://docker-proxy:2375; unset: the local socket "
-            "when there is one, else containers not watched.",
+            "when there is one, else containers not watched. In Docker Compose set "
+            "OPS_DOCKER_HOST (compose reads DOCKER_HOST for itself).",
             _url_with_scheme(("unix", "tcp", "http", "https"), "unix:///var/run/docker.sock")),
     Setting("OPS_DATA_DIR", "./data", "Directory holding ops.sqlite3.", _path),
     Setting("BACKUP_DIR", None, "Where backups are written; default $OPS_DATA_DIR/backups "

@@ -53,6 +53,9 @@ COMPOSE_VARIABLES = {
     "DOCKER_GID": ("999", ("Group owning /var/run/docker.sock on the host (getent group "
                            "docker), given to the collector so it can read the containers; "
                            "see the README: the socket is root-equivalent.")),
+    "OPS_DOCKER_HOST": ("", ("Docker Compose only: the collector's DOCKER_HOST, e.g. "
+                             "tcp://docker-proxy:2375 (compose reads DOCKER_HOST for its own "
+                             "engine); unset: the mounted socket.")),
 }
 PYTHON_PROBE = "import sys, venv; print('%d.%d' % sys.version_info[:2]); print(sys.base_prefix)"
 # What docker-compose.yml gives a setting instead of `${NAME:-the program's default}`.
@@ -61,6 +64,9 @@ IN_COMPOSE = {
     "REDIS_URL": "${REDIS_URL:-redis://redis:6379/0}",
     "OPS_DATA_DIR": "/app/data",
     "BACKUP_DIR": "/app/backups",
+    # DOCKER_HOST in compose's own environment (or .env) points compose at an engine; the
+    # collector's has a name of its own, so one never becomes the other.
+    "DOCKER_HOST": "${OPS_DOCKER_HOST:-}",
 }
 SETTINGS_BLOCK = re.compile(r"^(x-ops-settings: &ops-settings\n(?:  #.*\n)*)((?:  \S.*\n)*)",
                             re.MULTILINE)
