@@ -188,16 +188,16 @@ def test_arabic_in_chromium(stack: OpsUp, browser: Browser) -> None:
 
     # On a phone: the same pages, nothing wider than the screen.
     page.set_viewport_size(PHONE)
-    open_page_on_phone(page, "Overview")
-    check_right_to_left(page, "Overview on a phone")
-    save(page, "ar-overview-mobile")
-    open_page_on_phone(page, "Backups")
-    check_right_to_left(page, "Backups on a phone")
+    for english_title in PAGES:
+        open_page_on_phone(page, english_title)
+        check_right_to_left(page, f"{english_title} on a phone")
+        if english_title == "Overview":
+            save(page, "ar-overview-mobile")
 
     # The pick lasts: a reload, and the login form after logging out, are Arabic.
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.reload()
-    expect(page.get_by_role("heading", name=arabic("Backups"), level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name=arabic(PAGES[-1]), level=1)).to_be_visible()
     assert page.evaluate("document.documentElement.dir") == "rtl"
     expand = page.locator('[data-testid="stExpandSidebarButton"]')
     if expand.is_visible():  # left closed on the phone
