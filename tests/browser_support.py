@@ -35,13 +35,21 @@ EXCEPTION = '[data-testid="stException"]'
 
 
 def declared_pages() -> list[str]:
-    """The titles of the pages streamlit_app.py gives st.navigation, in order."""
+    """The titles of the pages streamlit_app.py gives st.navigation, in order (in
+    English: each is `_("Title")`)."""
     tree = ast.parse((ROOT / "streamlit_app.py").read_text())
-    return [keyword.value.value for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "Page"
-            for keyword in node.keywords
-            if keyword.arg == "title" and isinstance(keyword.value, ast.Constant)]
+    titles = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "Page"):
+            continue
+        for keyword in node.keywords:
+            value = keyword.value
+            if keyword.arg == "title" and isinstance(value, ast.Call) and value.args:
+                value = value.args[0]
+            if keyword.arg == "title" and isinstance(value, ast.Constant):
+                titles.append(str(value.value))
+    return titles
 
 
 def seed_database(uri: str, name: str, orders: int = 3000, customers: int = 1200) -> int:
