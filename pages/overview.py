@@ -133,13 +133,15 @@ def backups(now: int) -> None:
         cols[0].metric(_("Last backup"), _("none yet"))
         cols[0].caption(_("none yet"))
     else:
-        age = formatting.age(int(last.created.timestamp() * 1000), now)
-        cols[0].metric(_("Last backup"), age)
+        # the figures in their two largest units (`1d 5h ago`), which fit their boxes;
+        # the caption has the whole age
+        cols[0].metric(_("Last backup"), state.last_figure(now))
         cols[0].caption(_("{age}, {size}, {status}").format(
-            age=age, size=formatting.size(last.size_bytes), status=ltr(last.status)))
+            age=formatting.age(int(last.created.timestamp() * 1000), now),
+            size=formatting.size(last.size_bytes), status=ltr(last.status)))
     good = state.last_good
     cols[1].metric(_("Last good backup"), formatting.age(
-        int(good.created.timestamp() * 1000), now) if good else _("none"))
+        int(good.created.timestamp() * 1000), now, units=2) if good else _("none"))
     zone = settings.backup_timezone.key
     if not settings.enable_auto_backup:
         cols[2].metric(_("Next scheduled"), _("off"))

@@ -176,14 +176,13 @@ def test_arabic_in_chromium(stack: OpsUp, browser: Browser) -> None:
             expect(charts.first).to_be_visible()
             title = charts.first.locator(".gtitle").text_content() or ""
             assert any("\u0600" <= ch <= "\u06ff" for ch in title), title
-            # the x axis's labels, by where they are drawn, read in time order (a redraw
-            # may leave a moved label for a moment: until they settle)
+            # time runs left to right: the axis's earlier end is drawn on the left
             page.wait_for_function("""chart => {
-                const shown = [...chart.querySelectorAll('.xtick text')]
-                    .map(tick => [tick.getBoundingClientRect().x, tick.textContent])
-                    .sort((a, b) => a[0] - b[0]).map(tick => tick[1]);
-                return shown.length > 1 && shown.every((text, i) => i === 0
-                    || shown[i - 1] <= text);
+                const plot = chart.querySelector('.js-plotly-plot');
+                if (!plot || !plot._fullLayout) return false;
+                const axis = plot._fullLayout.xaxis;
+                const [start, end] = axis.range.map((value) => axis.r2l(value));
+                return start < end && axis.l2p(start) < axis.l2p(end);
             }""", arg=charts.first.element_handle())
 
     # On a phone: the same pages, nothing wider than the screen.
