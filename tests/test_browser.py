@@ -18,6 +18,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -83,12 +84,14 @@ def seed_a_week(data_dir: Path, mongo_uri: str) -> None:
         dump(mongo_uri, data_dir / "backups", [DATABASE], now=night)
 
 
-@pytest.fixture
-def stack(tmp_path: Path, redis_server: RedisServer, mongo_own: MongoStandIn,
-          health_server: HealthServer) -> Iterator[OpsUp]:
-    """The whole stack as a user starts it; stopped with SIGTERM even when the test fails."""
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True)
+@contextmanager
+def running_stack(tmp_path: Path, redis_server: RedisServer, mongo_own: MongoStandIn,
+                  health_server: HealthServer, artifacts: Path) -> Iterator[OpsUp]:
+    """The whole stack as a user starts it, over a seeded week, behind a password, with
+    cache traffic; stopped with SIGTERM even when the test fails, its log kept in
+    `artifacts`."""
+    shutil.rmtree(artifacts, ignore_errors=True)
+    artifacts.mkdir(parents=True)
     seed_database(mongo_own.uri, DATABASE)
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -106,8 +109,15 @@ def stack(tmp_path: Path, redis_server: RedisServer, mongo_own: MongoStandIn,
             yield up
     finally:
         up.stop()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(up.log_path, ARTIFACTS / "ops-up.log")
+        artifacts.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(up.log_path, artifacts / "ops-up.log")
+
+
+@pytest.fixture
+def stack(tmp_path: Path, redis_server: RedisServer, mongo_own: MongoStandIn,
+          health_server: HealthServer) -> Iterator[OpsUp]:
+    with running_stack(tmp_path, redis_server, mongo_own, health_server, ARTIFACTS) as up:
+        yield up
 
 
 @pytest.fixture

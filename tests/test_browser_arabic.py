@@ -30,7 +30,7 @@ from tests.browser_support import (
     submit_password,
 )
 from tests.servers import HealthServer, MongoStandIn, RedisServer
-from tests.test_browser import DATABASE, PASSWORD, seed_a_week, seed_database
+from tests.test_browser import PASSWORD, running_stack
 
 pytestmark = pytest.mark.browser
 
@@ -81,24 +81,8 @@ def arabic(text: str) -> str:
 def stack(tmp_path: Path, redis_server: RedisServer, mongo_own: MongoStandIn,
           health_server: HealthServer) -> Iterator[OpsUp]:
     """A week of data, three backups and the live services, behind a password."""
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True)
-    seed_database(mongo_own.uri, DATABASE)
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    seed_a_week(data_dir, mongo_own.uri)
-    up = OpsUp({
-        "OPS_DATA_DIR": str(data_dir), "MONGO_URI": mongo_own.uri,
-        "BACKUP_DATABASES": DATABASE, "REDIS_URL": redis_server.url,
-        "API_HEALTH_URL": health_server.url, "SAMPLE_INTERVAL_SECONDS": "1",
-        "ENABLE_AUTO_BACKUP": "false", "OPS_ADMIN_PASSWORD": PASSWORD,
-    }, tmp_path / "ops-up.log")
-    try:
-        up.wait_healthy()
-        up.wait_for_samples(1, sources=("host", "api", "mongo", "redis"))
+    with running_stack(tmp_path, redis_server, mongo_own, health_server, ARTIFACTS) as up:
         yield up
-    finally:
-        up.stop()
 
 
 @pytest.fixture

@@ -6,24 +6,23 @@ browser session while another stays English: tests/test_browser_arabic.py.)"""
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from ops.i18n import LEFT_TO_RIGHT_ISOLATE
-from ops.storage import Heartbeat, Latest, Store
 from tests.i18n_support import english_outside_islands, texts
-from tests.test_pages import CONFIGURED, app_for, month_of_data  # noqa: F401 - a fixture
+from tests.test_pages import (  # noqa: F401 - month_of_data is a fixture
+    CONFIGURED,
+    app_for,
+    month_of_data,
+    services_down,
+)
 
 PAGES = ["pages/overview.py", "pages/history.py", "pages/backups.py", "pages/cache.py",
          "pages/database.py", "pages/containers.py", "pages/alerts.py"]
 ARABIC = {"OPS_LANGUAGE": "ar"}
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def assert_arabic(app: AppTest) -> None:
@@ -57,12 +56,7 @@ def test_month_of_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 @pytest.mark.parametrize("page", ["pages/overview.py", "pages/cache.py", "pages/database.py"])
 def test_services_down(monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
                        page: str) -> None:
-    store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
-    now = now_ms()
-    for source in ("redis", "mongo", "api"):
-        store.set_latest(Latest(source, now, False, now - 60_000,
-                                f"{source}: Connection refused", {"values": {}, "info": {}}))
-    store.beat(Heartbeat(1, "h", now - 60_000, now, 5.0, "0.1.0"))
+    services_down(env)
     app = app_for(monkeypatch, {**env, **CONFIGURED, **ARABIC}, page)
     assert_arabic(app)
     said = [text for text in texts(app) if "Connection refused" in text]

@@ -104,14 +104,20 @@ def test_month_of_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, month_of
         assert "UP" in text or "Catalogue" in text or "Backups" in text or "Rules" in text
 
 
-@pytest.mark.parametrize("page", ["pages/overview.py", "pages/cache.py", "pages/database.py"])
-def test_services_down(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], page: str) -> None:
+def services_down(env: dict[str, str]) -> None:
+    """Redis, MongoDB and the API down a minute ago ("Connection refused"), as the
+    collector records it, with its heartbeat fresh."""
     store = Store(Path(env["OPS_DATA_DIR"]) / "ops.sqlite3")
     now = now_ms()
     for source in ("redis", "mongo", "api"):
         store.set_latest(Latest(source, now, False, now - 60_000,
                                 f"{source}: Connection refused", {"values": {}, "info": {}}))
     store.beat(Heartbeat(1, "h", now - 60_000, now, 5.0, "0.1.0"))
+
+
+@pytest.mark.parametrize("page", ["pages/overview.py", "pages/cache.py", "pages/database.py"])
+def test_services_down(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], page: str) -> None:
+    services_down(env)
     text = shown(app_for(monkeypatch, {**env, **CONFIGURED}, page))
     assert "DOWN" in text or "is down" in text
     assert "Connection refused" in text
